@@ -1,0 +1,48 @@
+"""The composition root: ``build_app(settings)`` wires the store, the clock and (later) channels.
+
+Entry points (CLI, API, worker) build one App and call its use cases; nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from renraku.domain.timefmt import iso
+from renraku.settings import Settings
+from renraku.store import Store
+
+
+class Clock(Protocol):
+    """Where components read the time; tests and simulations inject their own."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The wall clock, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    """Everything a use case needs."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+
+    def now_iso(self) -> str:
+        return iso(self.clock.now())
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
+    """Open the store named in ``settings`` (applying migrations) and wire the rest."""
+    store = Store.open(settings.db, migrate_schema=migrate)
+    return App(settings=settings, store=store, clock=clock or SystemClock())

@@ -1,0 +1,1 @@
+"""Use cases: what the CLI, the API and the worker ask the app to do."""

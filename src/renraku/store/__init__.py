@@ -1,0 +1,63 @@
+"""Storage adapter: SQLAlchemy Core over SQLite and PostgreSQL.
+
+Each module holds the named statements for one noun and takes a ``Connection``, so a use case can
+make several writes in one transaction (``with store.begin() as conn: ...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from renraku.errors import StoreError
+from renraku.store.engine import make_engine, migrate, schema_is_current
+
+
+class Store:
+    """One database: an engine plus the schema's migrations."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
+        """Open the database at ``url`` and (by default) apply pending migrations."""
+        store = cls(make_engine(url))
+        if migrate_schema:
+            try:
+                migrate(store.engine)
+            except OperationalError as exc:
+                raise StoreError(f"cannot open database {url!r}: {exc.orig}") from exc
+        return store
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def is_current(self) -> bool:
+        return schema_is_current(self.engine)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except (OperationalError, ProgrammingError) as exc:
+            raise StoreError(f"database error: {exc.orig}") from exc
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reads."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+__all__ = ["Store", "make_engine", "migrate"]

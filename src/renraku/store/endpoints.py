@@ -1,0 +1,181 @@
+"""Endpoints: bulk upsert, reads by id and by user, partial update, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from renraku.domain.endpoints import Endpoint
+from renraku.errors import NotFound
+from renraku.store.schema import endpoints
+
+# Columns an upsert replaces; creation_date is kept from the first write.
+_REPLACED = (
+    "channel_type",
+    "address",
+    "user_id",
+    "attributes",
+    "user_attributes",
+    "demographic",
+    "location",
+    "metrics",
+    "latitude",
+    "longitude",
+    "opt_out",
+    "endpoint_status",
+    "effective_date",
+    "cohort_id",
+    "request_id",
+)
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def to_row(ep: Endpoint) -> dict[str, Any]:
+    """The table row for ``ep``."""
+    return {
+        "app_id": ep.app_id,
+        "id": ep.id,
+        "channel_type": ep.channel_type,
+        "address": ep.address,
+        "user_id": ep.user_id,
+        "attributes": dict(ep.attributes),
+        "user_attributes": dict(ep.user_attributes),
+        "demographic": dict(ep.demographic),
+        "location": dict(ep.location),
+        "metrics": dict(ep.metrics),
+        "latitude": _float_or_none(ep.location.get("Latitude")),
+        "longitude": _float_or_none(ep.location.get("Longitude")),
+        "opt_out": ep.opt_out,
+        "endpoint_status": ep.endpoint_status,
+        "effective_date": ep.effective_date,
+        "creation_date": ep.creation_date or ep.effective_date or "",
+        "cohort_id": ep.cohort_id,
+        "request_id": ep.request_id,
+    }
+
+
+def from_row(r: Any) -> Endpoint:
+    """The endpoint in table row ``r``."""
+    return Endpoint(
+        app_id=r.app_id,
+        id=r.id,
+        channel_type=r.channel_type,
+        address=r.address,
+        user_id=r.user_id,
+        attributes=r.attributes or {},
+        user_attributes=r.user_attributes or {},
+        demographic=r.demographic or {},
+        location=r.location or {},
+        metrics=r.metrics or {},
+        opt_out=r.opt_out,
+        endpoint_status=r.endpoint_status,
+        effective_date=r.effective_date,
+        creation_date=r.creation_date,
+        cohort_id=r.cohort_id,
+        request_id=r.request_id,
+    )
+
+
+def upsert_many(conn: Connection, eps: Sequence[Endpoint]) -> int:
+    """Insert or replace ``eps`` (creation dates of existing endpoints are kept). Returns the count."""
+    if not eps:
+        return 0
+    rows = [to_row(ep) for ep in eps]
+    if conn.dialect.name == "postgresql":
+        stmt_pg = postgresql.insert(endpoints)
+        conn.execute(
+            stmt_pg.on_conflict_do_update(
+                index_elements=["app_id", "id"],
+                set_={c: stmt_pg.excluded[c] for c in _REPLACED},
+            ),
+            rows,
+        )
+    else:
+        stmt_lite = sqlite.insert(endpoints)
+        conn.execute(
+            stmt_lite.on_conflict_do_update(
+                index_elements=["app_id", "id"],
+                set_={c: stmt_lite.excluded[c] for c in _REPLACED},
+            ),
+            rows,
+        )
+    return len(rows)
+
+
+def get(conn: Connection, app_id: str, endpoint_id: str) -> Endpoint:
+    row = conn.execute(
+        select(endpoints).where(and_(endpoints.c.app_id == app_id, endpoints.c.id == endpoint_id))
+    ).first()
+    if row is None:
+        raise NotFound("endpoint", endpoint_id)
+    return from_row(row)
+
+
+def find(conn: Connection, app_id: str, endpoint_id: str) -> Endpoint | None:
+    try:
+        return get(conn, app_id, endpoint_id)
+    except NotFound:
+        return None
+
+
+def by_user(conn: Connection, app_id: str, user_id: str) -> list[Endpoint]:
+    rows = conn.execute(
+        select(endpoints)
+        .where(and_(endpoints.c.app_id == app_id, endpoints.c.user_id == user_id))
+        .order_by(endpoints.c.channel_type, endpoints.c.id)
+    )
+    return [from_row(r) for r in rows]
+
+
+def by_ids(conn: Connection, app_id: str, ids: Iterable[str]) -> list[Endpoint]:
+    wanted = list(ids)
+    if not wanted:
+        return []
+    rows = conn.execute(
+        select(endpoints).where(and_(endpoints.c.app_id == app_id, endpoints.c.id.in_(wanted)))
+    )
+    return [from_row(r) for r in rows]
+
+
+def count(conn: Connection, app_id: str) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(endpoints).where(endpoints.c.app_id == app_id)
+        ).scalar_one()
+    )
+
+
+def count_by_channel(conn: Connection, app_id: str) -> dict[str, int]:
+    rows = conn.execute(
+        select(endpoints.c.channel_type, func.count())
+        .where(endpoints.c.app_id == app_id)
+        .group_by(endpoints.c.channel_type)
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def delete_one(conn: Connection, app_id: str, endpoint_id: str) -> Endpoint:
+    ep = get(conn, app_id, endpoint_id)
+    conn.execute(
+        delete(endpoints).where(and_(endpoints.c.app_id == app_id, endpoints.c.id == endpoint_id))
+    )
+    return ep
+
+
+def delete_user(conn: Connection, app_id: str, user_id: str) -> list[Endpoint]:
+    eps = by_user(conn, app_id, user_id)
+    if not eps:
+        raise NotFound("user", user_id)
+    conn.execute(
+        delete(endpoints).where(and_(endpoints.c.app_id == app_id, endpoints.c.user_id == user_id))
+    )
+    return eps
