@@ -57,14 +57,17 @@ def _alembic_config(engine_connection: Any) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to every head revision (idempotent).
+
+    Features add migrations on their own branches from ``0001``; all heads are applied.
+    """
     with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), "head")
+        command.upgrade(_alembic_config(connection), "heads")
 
 
 def schema_is_current(engine: Engine) -> bool:
     """True when the database is at the newest migration."""
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
-    return current == head
+        current = set(MigrationContext.configure(connection).get_current_heads())
+        heads = set(ScriptDirectory.from_config(_alembic_config(connection)).get_heads())
+    return current == heads

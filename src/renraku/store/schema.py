@@ -132,3 +132,26 @@ import_failures = Table(
         ["app_id", "job_id"], ["import_jobs.app_id", "import_jobs.id"], ondelete="CASCADE"
     ),
 )
+
+# Append-only: every step, send, delivery, call outcome and opt-out, readable as a timeline.
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("app_id", String(64), nullable=False),
+    Column("occurred_at", String(32), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("user_id", String(256)),
+    Column("endpoint_id", String(128)),
+    Column("journey_id", String(64)),
+    Column("activity_id", String(128)),
+    Column("send_key", String(256)),
+    Column("data", Json, nullable=False),
+    ForeignKeyConstraint(["app_id"], ["applications.id"], ondelete="CASCADE"),
+    Index("ix_events_user", "app_id", "user_id", "seq"),
+    Index("ix_events_endpoint", "app_id", "endpoint_id", "seq"),
+    Index("ix_events_journey", "app_id", "journey_id", "kind"),
+    Index("ix_events_send", "send_key"),
+)

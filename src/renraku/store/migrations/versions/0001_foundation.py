@@ -113,9 +113,34 @@ def upgrade() -> None:
         ),
     )
 
+    op.create_table(
+        "events",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("app_id", sa.String(64), nullable=False),
+        sa.Column("occurred_at", sa.String(32), nullable=False),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("user_id", sa.String(256)),
+        sa.Column("endpoint_id", sa.String(128)),
+        sa.Column("journey_id", sa.String(64)),
+        sa.Column("activity_id", sa.String(128)),
+        sa.Column("send_key", sa.String(256)),
+        sa.Column("data", Json, nullable=False),
+        sa.ForeignKeyConstraint(["app_id"], ["applications.id"], ondelete="CASCADE"),
+    )
+    op.create_index("ix_events_user", "events", ["app_id", "user_id", "seq"])
+    op.create_index("ix_events_endpoint", "events", ["app_id", "endpoint_id", "seq"])
+    op.create_index("ix_events_journey", "events", ["app_id", "journey_id", "kind"])
+    op.create_index("ix_events_send", "events", ["send_key"])
+
 
 def downgrade() -> None:
     for table in (
+        "events",
         "import_failures",
         "import_jobs",
         "segment_members",

@@ -1,0 +1,1 @@
+"""Channels: one protocol (``base.Channel``), one module per provider, recording doubles for tests."""
