@@ -5,10 +5,12 @@ Entry points (CLI, API, worker) build one App and call its use cases; nothing is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from renraku.channels.base import Channel
+from renraku.channels.registry import build_channels
 from renraku.domain.timefmt import iso
 from renraku.settings import Settings
 from renraku.store import Store
@@ -34,6 +36,7 @@ class App:
     settings: Settings
     store: Store
     clock: Clock
+    channels: dict[str, Channel] = field(default_factory=dict)
 
     def now_iso(self) -> str:
         return iso(self.clock.now())
@@ -45,4 +48,9 @@ class App:
 def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
     """Open the store named in ``settings`` (applying migrations) and wire the rest."""
     store = Store.open(settings.db, migrate_schema=migrate)
-    return App(settings=settings, store=store, clock=clock or SystemClock())
+    return App(
+        settings=settings,
+        store=store,
+        clock=clock or SystemClock(),
+        channels=build_channels(settings),
+    )
