@@ -17,6 +17,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from renraku.api.config import ServerSettings
+
 DEFAULT_DB_URL = "sqlite:///renraku.db"
 
 
@@ -47,6 +49,7 @@ class Settings(BaseSettings):
     app: str | None = None
     clock: ClockSettings = ClockSettings()
     imports: ImportSettings = ImportSettings()
+    server: ServerSettings = ServerSettings()
 
     @classmethod
     def settings_customise_sources(
