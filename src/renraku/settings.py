@@ -18,6 +18,13 @@ from pydantic_settings import (
 )
 
 from renraku.api.config import ServerSettings
+from renraku.channels.config import (
+    EmailSettings,
+    FunctionSettings,
+    PolicySettings,
+    SmsSettings,
+    WebhookSettings,
+)
 
 DEFAULT_DB_URL = "sqlite:///renraku.db"
 
@@ -50,6 +57,11 @@ class Settings(BaseSettings):
     clock: ClockSettings = ClockSettings()
     imports: ImportSettings = ImportSettings()
     server: ServerSettings = ServerSettings()
+    email: EmailSettings = EmailSettings()
+    sms: SmsSettings = SmsSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    functions: dict[str, FunctionSettings] = {}
+    policies: PolicySettings = PolicySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -14,6 +14,7 @@ from renraku.cli import apps as apps_cli
 from renraku.cli import endpoints as endpoints_cli
 from renraku.cli import imports as imports_cli
 from renraku.cli import segments as segments_cli
+from renraku.cli import templates as templates_cli
 from renraku.cli.common import CliState, err_console
 from renraku.cli.demo import demo_command
 from renraku.cli.init import init_command
@@ -67,6 +68,7 @@ cli.add_typer(apps_cli.group, name="apps")
 cli.add_typer(endpoints_cli.group, name="endpoints")
 cli.add_typer(imports_cli.group, name="imports")
 cli.add_typer(segments_cli.group, name="segments")
+cli.add_typer(templates_cli.group, name="templates")
 
 EXIT_CODES: dict[type[RenrakuError], int] = {InvalidInput: 3, NotFound: 4, Conflict: 5}
 
