@@ -13,11 +13,13 @@ from renraku import __version__
 from renraku.cli import apps as apps_cli
 from renraku.cli import endpoints as endpoints_cli
 from renraku.cli import imports as imports_cli
+from renraku.cli import keys as keys_cli
 from renraku.cli import segments as segments_cli
 from renraku.cli import templates as templates_cli
 from renraku.cli.common import CliState, err_console
 from renraku.cli.demo import demo_command
 from renraku.cli.init import init_command
+from renraku.cli.serve import serve_command
 from renraku.errors import Conflict, InvalidInput, NotFound, RenrakuError
 
 cli = typer.Typer(
@@ -69,6 +71,8 @@ cli.add_typer(endpoints_cli.group, name="endpoints")
 cli.add_typer(imports_cli.group, name="imports")
 cli.add_typer(segments_cli.group, name="segments")
 cli.add_typer(templates_cli.group, name="templates")
+cli.command("serve")(serve_command)
+cli.add_typer(keys_cli.group, name="keys")
 
 EXIT_CODES: dict[type[RenrakuError], int] = {InvalidInput: 3, NotFound: 4, Conflict: 5}
 

@@ -1,0 +1,1 @@
+"""AWS-compatible HTTP surfaces (Pinpoint here; Connect lives in ``renraku.api.connect``)."""

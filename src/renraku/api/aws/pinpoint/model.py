@@ -1,0 +1,173 @@
+"""Pinpoint's HTTP bindings, read from botocore's own service model (pinpoint 2016-12-01).
+
+Routing, parameter binding and input validation all follow the model that boto3 clients are
+generated from, so a route cannot drift from what the client sends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from urllib.parse import unquote
+
+import botocore.session
+from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
+from botocore.validate import ParamValidator
+
+SERVICE = "pinpoint"
+SIGNING_NAME = "mobiletargeting"
+
+
+class RequestError(Exception):
+    """A request that does not fit the model: ``code`` is Pinpoint's error type."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One Pinpoint operation's HTTP binding."""
+
+    name: str
+    method: str
+    template: tuple[str, ...]  # path segments; "{label}" marks a parameter
+    status: int
+    model: OperationModel
+
+    @property
+    def literal_count(self) -> int:
+        return sum(1 for s in self.template if not s.startswith("{"))
+
+    @property
+    def input_shape(self) -> StructureShape | None:
+        shape = self.model.input_shape
+        return shape if isinstance(shape, StructureShape) else None
+
+    @property
+    def payload_member(self) -> str | None:
+        shape = self.input_shape
+        return None if shape is None else shape.serialization.get("payload")
+
+    @property
+    def output_payload(self) -> str | None:
+        shape = self.model.output_shape
+        return None if shape is None else shape.serialization.get("payload")
+
+    def output_payload_shape(self) -> Shape | None:
+        shape = self.model.output_shape
+        member = self.output_payload
+        if shape is None or member is None or not isinstance(shape, StructureShape):
+            return None
+        return shape.members[member]
+
+
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(path.strip("/").split("/"))
+
+
+class PinpointModel:
+    """Every Pinpoint operation, matched by method and path."""
+
+    def __init__(self, service: ServiceModel) -> None:
+        self.service = service
+        self.operations: dict[str, Operation] = {}
+        for name in service.operation_names:
+            op = service.operation_model(name)
+            uri = op.http["requestUri"].split("?", 1)[0]
+            self.operations[name] = Operation(
+                name=name,
+                method=op.http["method"],
+                template=_segments(uri),
+                status=int(op.http.get("responseCode", 200)),
+                model=op,
+            )
+        # Most literal first, so /jobs/import wins over /jobs/{job-id}.
+        self._ordered = sorted(self.operations.values(), key=lambda o: -o.literal_count)
+
+    def match(self, method: str, raw_path: str) -> tuple[Operation, dict[str, str]]:
+        """The operation for ``method`` and the still percent-encoded ``raw_path``.
+
+        Raises RequestError (404 when no operation has this path, 405 when the method differs).
+        """
+        parts = _segments(raw_path)
+        path_matched = False
+        for op in self._ordered:
+            if len(op.template) != len(parts):
+                continue
+            labels: dict[str, str] = {}
+            for want, got in zip(op.template, parts, strict=True):
+                if want.startswith("{"):
+                    if not got:
+                        break
+                    labels[want[1:-1]] = unquote(got)
+                elif want != got:
+                    break
+            else:
+                path_matched = True
+                if op.method == method:
+                    return op, labels
+        if path_matched:
+            raise RequestError(
+                405, "MethodNotAllowedException", f"{method} is not allowed on {raw_path}"
+            )
+        raise RequestError(
+            404, "NotFoundException", f"no Pinpoint operation matches {method} {raw_path}"
+        )
+
+    def bind(
+        self,
+        op: Operation,
+        labels: Mapping[str, str],
+        query: Mapping[str, str],
+        body: bytes,
+    ) -> dict[str, Any]:
+        """The operation's input parameters from path, query and body, validated by the model."""
+        shape = op.input_shape
+        if shape is None:
+            return {}
+        params: dict[str, Any] = {}
+        for member_name, member in shape.members.items():
+            where = member.serialization.get("location")
+            wire = member.serialization.get("name", member_name)
+            if where == "uri" and wire in labels:
+                params[member_name] = labels[wire]
+            elif where == "querystring" and wire in query:
+                params[member_name] = query[wire]
+        payload = op.payload_member
+        if payload is not None:
+            params[payload] = _json_body(body, payload)
+        report = ParamValidator().validate(params, shape)
+        if report.has_errors():
+            raise RequestError(400, "BadRequestException", report.generate_report())
+        return params
+
+
+def _json_body(body: bytes, member: str) -> Any:
+    if not body.strip():
+        raise RequestError(400, "BadRequestException", f"{member}: the request body is empty")
+    try:
+        value = json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise RequestError(400, "BadRequestException", f"{member}: body is not UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise RequestError(
+            400,
+            "BadRequestException",
+            f"{member}: body is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+        ) from exc
+    if not isinstance(value, dict):
+        raise RequestError(400, "BadRequestException", f"{member}: body must be a JSON object")
+    return value
+
+
+@cache
+def pinpoint_model() -> PinpointModel:
+    """The model, loaded once per process from botocore's bundled data."""
+    return PinpointModel(botocore.session.get_session().get_service_model(SERVICE))

@@ -1,0 +1,147 @@
+"""The Pinpoint-compatible surface: one ASGI endpoint that routes by botocore's model.
+
+Bodies are the bare payload structures both ways; errors carry ``x-amzn-ErrorType`` and
+``{"Message", "RequestID"}`` as Pinpoint's do, so unmodified boto3 clients parse them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from renraku.api.auth import Authenticator, AuthError, Principal
+from renraku.api.aws.pinpoint import apps as _apps  # noqa: F401  (registers handlers)
+from renraku.api.aws.pinpoint import endpoints as _endpoints  # noqa: F401
+from renraku.api.aws.pinpoint.calls import HANDLERS, Call
+from renraku.api.aws.pinpoint.model import SIGNING_NAME, RequestError, pinpoint_model
+from renraku.api.sigv4 import SignedRequest
+from renraku.app import App
+from renraku.errors import Conflict, InvalidInput, NotFound, RenrakuError
+from renraku.store import apps as app_store
+
+log = logging.getLogger("renraku.api.pinpoint")
+
+SERVICES = frozenset({SIGNING_NAME})
+ROUTE_KEY = "renraku.route"
+
+
+def error_response(status: int, code: str, message: str, request_id: str) -> Response:
+    """An error exactly as Pinpoint sends one."""
+    body = json.dumps({"Message": message, "RequestID": request_id}, ensure_ascii=False)
+    return Response(
+        body,
+        status_code=status,
+        media_type="application/json",
+        headers={"x-amzn-ErrorType": code, "x-amzn-RequestId": request_id},
+    )
+
+
+def _headers(request: Request) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw_name, raw_value in request.scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        out[name] = f"{out[name]},{value}" if name in out else value
+    return out
+
+
+def _renraku_error(exc: RenrakuError) -> tuple[int, str, str]:
+    if isinstance(exc, InvalidInput):
+        return 400, "BadRequestException", "; ".join(str(p) for p in exc.problems) or str(exc)
+    if isinstance(exc, NotFound):
+        return 404, "NotFoundException", str(exc)
+    if isinstance(exc, Conflict):
+        return 409, "ConflictException", str(exc)
+    return 500, "InternalServerErrorException", str(exc)
+
+
+class PinpointEndpoint:
+    """Authenticates, binds, authorizes and runs one Pinpoint operation per request."""
+
+    def __init__(self, app: App, auth: Authenticator) -> None:
+        self.app = app
+        self.auth = auth
+        self.model = pinpoint_model()
+        self.max_body = app.settings.server.max_body_bytes
+
+    async def __call__(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            return self._too_large(request_id)
+        body = await request.body()
+        if len(body) > self.max_body:
+            return self._too_large(request_id)
+        signed = SignedRequest(
+            method=request.method,
+            raw_path=(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1"),
+            query_string=request.scope.get("query_string", b"").decode("latin-1"),
+            headers=_headers(request),
+            body=body,
+        )
+        return await run_in_threadpool(self._handle, request, signed, request_id)
+
+    def _too_large(self, request_id: str) -> Response:
+        return error_response(
+            413,
+            "PayloadTooLargeException",
+            f"request body exceeds {self.max_body} bytes (server.max_body_bytes)",
+            request_id,
+        )
+
+    def _handle(self, request: Request, signed: SignedRequest, request_id: str) -> Response:
+        principal: Principal | None = None
+        try:
+            principal = self.auth.authenticate(signed, now=datetime.now(UTC), services=SERVICES)
+            op, labels = self.model.match(signed.method, signed.raw_path)
+            request.scope[ROUTE_KEY] = f"pinpoint:{op.name}"
+            handler = HANDLERS.get(op.name)
+            if handler is None:
+                raise RequestError(
+                    404,
+                    "NotFoundException",
+                    f"renraku does not implement the Pinpoint operation {op.name}",
+                )
+            query = dict(parse_qsl(signed.query_string, keep_blank_values=True))
+            params = self.model.bind(op, labels, query, signed.body)
+            if "ApplicationId" in params:
+                self._authorize_app(principal, str(params["ApplicationId"]))
+            payload = handler(Call(self.app, principal, op.name, params, request_id))
+            response = Response(
+                json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                status_code=op.status,
+                media_type="application/json",
+                headers={"x-amzn-RequestId": request_id},
+            )
+        except AuthError as exc:
+            response = error_response(exc.status, exc.code, exc.message, request_id)
+        except RequestError as exc:
+            response = error_response(exc.status, exc.code, exc.message, request_id)
+        except RenrakuError as exc:
+            status, code, message = _renraku_error(exc)
+            if status >= 500:
+                log.error("request %s failed: %s", request_id, exc)
+            response = error_response(status, code, message, request_id)
+        except IntegrityError as exc:
+            response = error_response(
+                409, "ConflictException", f"conflicting write: {exc.orig}", request_id
+            )
+        if principal is not None:
+            self.auth.settle(principal, signed.method, response.status_code)
+        return response
+
+    def _authorize_app(self, principal: Principal, app_id: str) -> None:
+        principal.require_app(app_id)
+        with self.app.store.connect() as conn:
+            record: dict[str, Any] = app_store.get_app(conn, app_id)
+        if record["Id"] != app_id:
+            raise NotFound("application", app_id)

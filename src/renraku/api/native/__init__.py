@@ -1,0 +1,1 @@
+"""The native REST API under ``/api/v1`` (documented by the committed ``openapi.json``)."""

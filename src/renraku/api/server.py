@@ -1,0 +1,107 @@
+"""The ASGI application: ``create_api(app)`` and the factory ``renraku serve`` hands to uvicorn."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
+
+from renraku import __version__
+from renraku.api import problems
+from renraku.api.auth import Authenticator
+from renraku.api.aws.pinpoint.router import PinpointEndpoint
+from renraku.api.keyring import KeyRing
+from renraku.api.metrics import Metrics, MetricsMiddleware
+from renraku.api.native import apps as native_apps
+from renraku.app import App, build_app
+from renraku.settings import load_settings
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+# Set by `renraku serve` once it has migrated the database, so workers do not race to migrate.
+SCHEMA_READY_ENV = "RENRAKU_SERVE_SCHEMA_READY"
+
+DESCRIPTION = """\
+renraku's native API. Every route except `/healthz`, `/readyz` and `/metrics` needs an API key
+(`renraku keys create --app A`): send `Authorization: Bearer ACCESS_KEY_ID.SECRET_ACCESS_KEY`, or
+sign the request with AWS SigV4 using the same pair. A key belongs to one application and can
+only reach that application's data. Errors are RFC 9457 problem details
+(`application/problem+json`) whose `errors` list names each field at fault.
+
+The Pinpoint-compatible API (`/v1/...`, for boto3 via `AWS_ENDPOINT_URL_PINPOINT`) is described
+by botocore's own service model and is not repeated here.
+"""
+
+
+def create_api(app: App) -> FastAPI:
+    """The HTTP API over ``app``: health, metrics, native ``/api/v1`` and Pinpoint ``/v1``."""
+    api = FastAPI(
+        title="renraku",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    keyring = KeyRing(app)
+    auth = Authenticator(keyring, app.settings.server)
+    metrics = Metrics(app)
+    api.state.renraku = app
+    api.state.auth = auth
+    api.state.metrics = metrics
+    problems.install(api)
+
+    @api.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: the database answers and its schema is current",
+        responses={503: {"description": "Not ready"}},
+    )
+    async def readyz() -> Any:
+        ready, detail = await run_in_threadpool(_readiness, app)
+        if ready:
+            return {"status": "ready"}
+        return JSONResponse({"status": "not ready", "detail": detail}, status_code=503)
+
+    api.add_api_route(
+        "/metrics",
+        metrics.endpoint,
+        methods=["GET"],
+        tags=["health"],
+        summary="Prometheus metrics",
+        response_class=JSONResponse,
+        include_in_schema=False,
+    )
+    api.include_router(native_apps.router)
+    pinpoint = PinpointEndpoint(app, auth)
+    api.router.routes.append(
+        Route("/v1/{rest:path}", pinpoint, methods=ALL_METHODS, include_in_schema=False)
+    )
+    api.add_middleware(MetricsMiddleware, metrics=metrics)
+    return api
+
+
+def _readiness(app: App) -> tuple[bool, str]:
+    try:
+        with app.store.connect() as conn:
+            conn.execute(text("select 1"))
+        if not app.store.is_current():
+            return False, "the database schema is not at the newest migration"
+    except Exception as exc:
+        return False, f"database unavailable: {exc}"
+    return True, ""
+
+
+def api_from_environment() -> FastAPI:
+    """uvicorn factory: settings from ``RENRAKU_*`` and ``RENRAKU_CONFIG``, as ``renraku serve``."""
+    settings = load_settings()
+    app = build_app(settings, migrate=os.environ.get(SCHEMA_READY_ENV) != "1")
+    return create_api(app)
