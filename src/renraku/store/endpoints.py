@@ -1,12 +1,13 @@
-"""Endpoints: bulk upsert, reads by id and by user, partial update, delete."""
+"""Endpoints: bulk upsert (COPY-staged on PostgreSQL), reads by id and by user, delete."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from renraku.domain.endpoints import Endpoint
 from renraku.errors import NotFound
@@ -87,9 +88,58 @@ def from_row(r: Any) -> Endpoint:
 
 def upsert_many(conn: Connection, eps: Sequence[Endpoint]) -> int:
     """Insert or replace ``eps`` (creation dates of existing endpoints are kept). Returns the count."""
-    if not eps:
+    return upsert_rows(conn, [to_row(ep) for ep in eps])
+
+
+# Below this many rows a plain multi-row INSERT is as fast as staging through COPY.
+_COPY_THRESHOLD = 200
+_COLUMNS = tuple(c.name for c in endpoints.columns)
+_JSON_COLUMNS = frozenset({"attributes", "user_attributes", "demographic", "location", "metrics"})
+_STAGE = "renraku_endpoint_stage"
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else "{}"
+
+
+def _driver_tuples(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows as tuples in column order, JSON columns serialised (what the drivers take)."""
+    json_at = [i for i, c in enumerate(_COLUMNS) if c in _JSON_COLUMNS]
+    out = []
+    for row in rows:
+        values = [row[c] for c in _COLUMNS]
+        for i in json_at:
+            values[i] = _json_text(values[i])
+        out.append(tuple(values))
+    return out
+
+
+def upsert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert or replace table rows (as :func:`to_row` makes them; ids unique within ``rows``).
+
+    The bulk path of imports. PostgreSQL: COPY into a temporary staging table, then one
+    ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``. SQLite: one prepared upsert, executemany.
+    Existing endpoints keep their creation date.
+    """
+    if not rows:
         return 0
-    rows = [to_row(ep) for ep in eps]
+    cols = ", ".join(f'"{c}"' for c in _COLUMNS)
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in _REPLACED)
+    if conn.dialect.name == "postgresql" and len(rows) >= _COPY_THRESHOLD:
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
+            "(LIKE endpoints INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {_STAGE} ({cols}) FROM STDIN") as copy:
+            for values in _driver_tuples(rows):
+                copy.write_row(values)
+        conn.exec_driver_sql(
+            f"INSERT INTO endpoints ({cols}) SELECT {cols} FROM {_STAGE} "
+            f"ON CONFLICT (app_id, id) DO UPDATE SET {updates}"
+        )
+        conn.exec_driver_sql(f"TRUNCATE {_STAGE}")
+        return len(rows)
     if conn.dialect.name == "postgresql":
         stmt_pg = postgresql.insert(endpoints)
         conn.execute(
@@ -97,17 +147,15 @@ def upsert_many(conn: Connection, eps: Sequence[Endpoint]) -> int:
                 index_elements=["app_id", "id"],
                 set_={c: stmt_pg.excluded[c] for c in _REPLACED},
             ),
-            rows,
+            list(rows),
         )
-    else:
-        stmt_lite = sqlite.insert(endpoints)
-        conn.execute(
-            stmt_lite.on_conflict_do_update(
-                index_elements=["app_id", "id"],
-                set_={c: stmt_lite.excluded[c] for c in _REPLACED},
-            ),
-            rows,
-        )
+        return len(rows)
+    marks = ", ".join("?" for _ in _COLUMNS)
+    conn.exec_driver_sql(
+        f"INSERT INTO endpoints ({cols}) VALUES ({marks}) "
+        f"ON CONFLICT (app_id, id) DO UPDATE SET {updates}",
+        _driver_tuples(rows),
+    )
     return len(rows)
 
 
