@@ -1,0 +1,194 @@
+"""Segment benchmark: count and list dimensional segments over many endpoints, cold and warm.
+
+Loads N endpoints itself (seeded; 3 per user on CUSTOM, SMS and EMAIL as in the seed; CallStatus
+PENDING for most users, COMPLETED/CANCELED for those who answered; positions in Japan; a ``score``
+metric) through the store's bulk path (COPY on PostgreSQL, executemany on SQLite), then times:
+
+* the seed's dynamic segment ``ChannelType = EMAIL and Attributes.CallStatus = PENDING``
+* a 3-group segment with a GPS range and a metric comparison
+
+counted (``Count``, ``Users``, ``ByChannel``) and listed (every matching ``id, user_id`` fetched),
+on SQLite and PostgreSQL. "cold" is the first query on a freshly opened engine (the operating
+system's page cache is not dropped); "warm" is the median of the following runs.
+
+    .venv/bin/python bench/segment_bench.py --endpoints 1000000
+    .venv/bin/python bench/segment_bench.py --endpoints 200000 --only sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from renraku.domain.segments import format_filter, parse_filter
+from renraku.domain.timefmt import iso
+from renraku.store import Store
+from renraku.store import apps as app_store
+from renraku.store import endpoints as endpoint_store
+from renraku.store import segments as segment_store
+from renraku.store.engine import normalise_url
+from renraku.store.segment_sql import matching_endpoints, segment_counts
+
+NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+SEED_FILTER = "ChannelType = EMAIL and Attributes.CallStatus = PENDING"
+GROUPS_FILTER = (
+    "[ChannelType = EMAIL and Attributes.CallStatus = PENDING]"
+    " or [Location.GPSPoint within 30 km of (35.681, 139.767) and Metrics.score > 90]"
+    " or [ChannelType = SMS and Metrics.score >= 99 and Behavior.Recency active within DAY_7]"
+)
+CITIES = [(35.681, 139.767), (34.702, 135.495), (35.170, 136.881), (43.068, 141.351),
+          (33.590, 130.420), (38.268, 140.869), (34.385, 132.455), (26.212, 127.679)]  # fmt: skip
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def endpoint_rows(app_id: str, n: int, seed: int = 20231108) -> Iterator[dict[str, Any]]:
+    rng = random.Random(seed)
+    for u in range(n // 3):
+        user = f"User{u}"
+        answered = rng.random() < 0.15
+        lat0, lon0 = rng.choice(CITIES)
+        lat, lon = round(lat0 + rng.gauss(0, 0.4), 5), round(lon0 + rng.gauss(0, 0.4), 5)
+        effective = iso(NOW - timedelta(minutes=rng.randrange(60 * 24 * 60)))
+        for channel, address in (
+            ("CUSTOM", f"+8190{u:08d}"),
+            ("SMS", f"+8190{u:08d}"),
+            ("EMAIL", f"user{u}@example.com"),
+        ):
+            status = ("COMPLETED" if channel == "CUSTOM" else "CANCELED") if answered else "PENDING"
+            location = {"Country": "JP", "Latitude": lat, "Longitude": lon}
+            yield {
+                "app_id": app_id,
+                "id": f"{user}-{channel}",
+                "channel_type": channel,
+                "address": address,
+                "user_id": user,
+                "attributes": {"CallStatus": [status], "Index": [f"{user}-{channel}"]},
+                "user_attributes": {},
+                "demographic": {"Platform": "ios" if u % 2 else "android"},
+                "location": location,
+                "metrics": {"score": float(rng.randrange(100))},
+                "latitude": lat,
+                "longitude": lon,
+                "opt_out": "NONE",
+                "endpoint_status": "ACTIVE",
+                "effective_date": effective,
+                "creation_date": effective,
+                "cohort_id": str(u % 100),
+                "request_id": None,
+            }
+
+
+def load(url: str, n: int) -> tuple[str, float]:
+    store = Store.open(url)
+    started = time.perf_counter()
+    with store.begin() as conn:
+        app_id = str(app_store.create_app(conn, f"bench-{n}", now=iso(NOW))["Id"])
+    batch: list[dict[str, Any]] = []
+    for row in endpoint_rows(app_id, n):
+        batch.append(row)
+        if len(batch) == 20000:
+            with store.begin() as conn:
+                endpoint_store.upsert_rows(conn, batch)
+            batch = []
+    if batch:
+        with store.begin() as conn:
+            endpoint_store.upsert_rows(conn, batch)
+    with store.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("ANALYZE")
+        else:
+            conn.exec_driver_sql("ANALYZE")
+        for name, filt in (("seed", SEED_FILTER), ("groups", GROUPS_FILTER)):
+            segment_store.create_dimensional(
+                conn, app_id, name=name, definition=parse_filter(filt).to_json(), tags={},
+                now=iso(NOW),
+            )  # fmt: skip
+    store.close()
+    return app_id, time.perf_counter() - started
+
+
+def counts(conn: Any, app_id: str, name: str) -> dict[str, Any]:
+    return segment_counts(conn, app_id, name, now=NOW)
+
+
+def listing(conn: Any, app_id: str, name: str) -> int:
+    return len(conn.execute(matching_endpoints(conn, app_id, name, now=NOW)).all())
+
+
+def timed(url: str, action: Callable[[Any], Any], repeats: int) -> tuple[float, float, Any]:
+    store = Store.open(url, migrate_schema=False)
+    times, result = [], None
+    try:
+        for _ in range(repeats + 1):
+            with store.connect() as conn:
+                started = time.perf_counter()
+                result = action(conn)
+                times.append(time.perf_counter() - started)
+    finally:
+        store.close()
+    return times[0], statistics.median(times[1:]), result
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoints", type=int, default=200_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--pg", default=os.environ.get("RENRAKU_TEST_POSTGRES_URL", PG_DEFAULT))
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    results: list[dict[str, Any]] = []
+    targets = [d for d in ("sqlite", "postgresql") if args.only in (None, d)]
+    for dialect in targets:
+        if dialect == "sqlite":
+            path = args.workdir / f"segment_bench_{args.endpoints}.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            url = f"sqlite:///{path}"
+        else:
+            url = pg_schema_url(args.pg, "segment_bench")
+        app_id, load_s = load(url, args.endpoints)
+        print(f"{dialect}: loaded {args.endpoints:,} endpoints in {load_s:.1f} s", file=sys.stderr)
+        for name in ("seed", "groups"):
+            for op, action in (
+                ("count", lambda c, nm=name, app=app_id: counts(c, app, nm)),
+                ("list", lambda c, nm=name, app=app_id: listing(c, app, nm)),
+            ):
+                cold, warm, result = timed(url, action, args.repeats)
+                row = {"dialect": dialect, "segment": name, "op": op, "cold_s": round(cold, 3),
+                       "warm_s": round(warm, 3), "result": result}  # fmt: skip
+                results.append(row)
+                print(f"{dialect:10} {name:6} {op:5} cold {cold:6.3f} s  warm {warm:6.3f} s  "
+                      f"{json.dumps(result)}", file=sys.stderr)  # fmt: skip
+    if args.json:
+        print(json.dumps({"endpoints": args.endpoints, "filters": {
+            "seed": format_filter(parse_filter(SEED_FILTER)),
+            "groups": format_filter(parse_filter(GROUPS_FILTER))}, "results": results}, indent=2))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

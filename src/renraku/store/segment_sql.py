@@ -1,0 +1,280 @@
+"""Segment definitions compiled to one SQL predicate over ``endpoints``, per dialect.
+
+The predicate means exactly what ``renraku.domain.segments.endpoint_matches`` means (a property
+test checks both on SQLite and PostgreSQL). Every piece is two-valued (never NULL), so NOT and the
+NONE combinators cannot drop rows by accident.
+
+PostgreSQL: attribute INCLUSIVE/EXCLUSIVE are JSONB containment (``attributes @> '{"CallStatus":
+["PENDING"]}'``), answered by the GIN index of migration 0002; other attribute types walk
+``jsonb_array_elements_text``. SQLite: ``json_each`` over the attribute's values. Both: scalar fields
+through ``->>`` / ``json_extract``, the great-circle distance in SQL arithmetic written in the same
+order as the Python evaluator (so both round alike), behind a latitude band that uses no trig.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Float,
+    Select,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.elements import ColumnElement
+
+from renraku.domain.segments.dates import (
+    ENDPOINT_DATE_GLOB,
+    ENDPOINT_DATE_POSIX,
+    definition_date,
+)
+from renraku.domain.segments.evaluate import DEG, recency_cutoff
+from renraku.domain.segments.model import (
+    EARTH_RADIUS_KM,
+    AttributeDimension,
+    Dimensions,
+    GPSPoint,
+    MetricDimension,
+    SegmentDefinition,
+    SegmentGroup,
+    SetDimension,
+    SourceSegment,
+)
+from renraku.store.schema import endpoints, segment_members
+
+Predicate = ColumnElement[bool]
+SourcePredicate = Callable[[SourceSegment], Predicate]
+
+
+def _num(value: float) -> ColumnElement[float]:
+    # Bound as float8 so PostgreSQL does the arithmetic in double precision, as Python does.
+    return literal(float(value), Float)
+
+
+class Compiler:
+    """Compiles definitions for one dialect (``sqlite`` or ``postgresql``) at one instant."""
+
+    def __init__(self, dialect: str, *, now: datetime, source: SourcePredicate) -> None:
+        self.pg = dialect == "postgresql"
+        self.now = now
+        self.source = source
+
+    # -- scalar reads -----------------------------------------------------------------------
+
+    def _text(self, column: Any, key: str) -> ColumnElement[Any]:
+        if self.pg:
+            text: ColumnElement[Any] = type_coerce(column, JSONB)[key].astext
+            return text
+        return func.json_extract(column, f'$."{key}"')
+
+    def _values(self, column: Any, name: str) -> Any:
+        """The attribute's values as a one-column table ``value``."""
+        if self.pg:
+            return func.jsonb_array_elements_text(
+                func.coalesce(type_coerce(column, JSONB)[name], cast("[]", JSONB))
+            ).table_valued("value")
+        return func.json_each(column, f'$."{name}"').table_valued("value")
+
+    # -- dimensions -------------------------------------------------------------------------
+
+    def attribute(self, column: Any, name: str, dim: AttributeDimension) -> Predicate:
+        kind = dim.attribute_type
+        if kind in ("INCLUSIVE", "EXCLUSIVE"):
+            if self.pg:
+                coerced = type_coerce(column, JSONB)
+                listed: Predicate = or_(*[coerced.contains({name: [v]}) for v in dim.values])
+            else:
+                vals = self._values(column, name)
+                listed = exists(select(1).select_from(vals).where(vals.c.value.in_(dim.values)))
+            return listed if kind == "INCLUSIVE" else not_(listed)
+        vals = self._values(column, name)
+        value = vals.c.value
+        if kind == "CONTAINS":
+            hit = [
+                (func.strpos(value, part) if self.pg else func.instr(value, part)) > 0
+                for part in dim.values
+            ]
+            return exists(select(1).select_from(vals).where(or_(*hit)))
+        if self.pg:
+            is_date = value.op("~")(ENDPOINT_DATE_POSIX)
+        else:
+            is_date = and_(
+                value.op("GLOB")(ENDPOINT_DATE_GLOB),
+                or_(func.length(value) == 10, func.substr(value, 11, 1).in_(("T", " "))),
+            )
+        day = func.substr(value, 1, 10)
+        bounds = [definition_date(v) or "" for v in dim.values]
+        if kind == "BEFORE":
+            test = day < bounds[0]
+        elif kind == "AFTER":
+            test = day > bounds[0]
+        elif kind == "ON":
+            test = day == bounds[0]
+        else:
+            test = and_(day >= bounds[0], day <= bounds[1])
+        return exists(select(1).select_from(vals).where(and_(is_date, test)))
+
+    def set_dimension(self, expr: ColumnElement[Any], dim: SetDimension) -> Predicate:
+        listed = and_(expr.is_not(None), expr.in_(dim.values))
+        return listed if dim.dimension_type == "INCLUSIVE" else not_(listed)
+
+    def metric(self, name: str, dim: MetricDimension) -> Predicate:
+        value = cast(self._text(endpoints.c.metrics, name), Float)
+        bound = _num(dim.value)
+        ops = {
+            "GREATER_THAN": value > bound,
+            "LESS_THAN": value < bound,
+            "GREATER_THAN_OR_EQUAL": value >= bound,
+            "LESS_THAN_OR_EQUAL": value <= bound,
+            "EQUAL": value == bound,
+        }
+        return and_(value.is_not(None), ops[dim.operator])
+
+    def gps(self, dim: GPSPoint) -> Predicate:
+        lat, lon = endpoints.c.latitude, endpoints.c.longitude
+        lat0, lon0, deg = _num(dim.latitude), _num(dim.longitude), _num(DEG)
+        s1 = func.sin((lat - lat0) * deg / _num(2))
+        s2 = func.sin((lon - lon0) * deg / _num(2))
+        h = s1 * s1 + func.cos(lat0 * deg) * func.cos(lat * deg) * s2 * s2
+        capped = func.least(_num(1), h) if self.pg else func.min(_num(1), h)
+        distance = _num(2) * _num(EARTH_RADIUS_KM) * func.asin(func.sqrt(capped))
+        # Within range means |dlat| <= range / R radians: a cheap band that only narrows.
+        band = dim.range_km / EARTH_RADIUS_KM / DEG * 1.000001 + 1e-9
+        return and_(
+            lat.is_not(None),
+            lon.is_not(None),
+            lat.between(dim.latitude - band, dim.latitude + band),
+            distance <= _num(dim.range_km),
+        )
+
+    def dimensions(self, dims: Dimensions) -> Predicate:
+        parts: list[Predicate] = []
+        for name, attr in dims.attributes.items():
+            parts.append(self.attribute(endpoints.c.attributes, name, attr))
+        for name, attr in dims.user_attributes.items():
+            parts.append(self.attribute(endpoints.c.user_attributes, name, attr))
+        for field, dim in dims.demographic.items():
+            column = (
+                endpoints.c.channel_type
+                if field == "Channel"
+                else self._text(endpoints.c.demographic, field)
+            )
+            parts.append(self.set_dimension(column, dim))
+        if dims.country is not None:
+            parts.append(
+                self.set_dimension(self._text(endpoints.c.location, "Country"), dims.country)
+            )
+        if dims.gps is not None:
+            parts.append(self.gps(dims.gps))
+        for name, metric in dims.metrics.items():
+            parts.append(self.metric(name, metric))
+        if dims.recency is not None:
+            cutoff = recency_cutoff(dims.recency, self.now)
+            eff = endpoints.c.effective_date
+            active = and_(eff.is_not(None), eff >= cutoff)
+            parts.append(active if dims.recency.recency_type == "ACTIVE" else not_(active))
+        return and_(true(), *parts) if parts else true()
+
+    # -- groups -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _combine(kind: str, parts: list[Predicate]) -> Predicate:
+        if kind == "ALL":
+            return and_(true(), *parts)
+        if kind == "ANY":
+            return or_(false(), *parts)
+        return not_(or_(false(), *parts))
+
+    def group(self, group: SegmentGroup) -> Predicate:
+        parts: list[Predicate] = []
+        if group.sources:
+            parts.append(self._combine(group.source_type, [self.source(s) for s in group.sources]))
+        if group.dimensions:
+            blocks = [self.dimensions(d) for d in group.dimensions]
+            parts.append(self._combine(group.group_type, blocks))
+        return and_(true(), *parts)
+
+    def definition(self, defn: SegmentDefinition) -> Predicate:
+        if defn.dimensions is not None:
+            return self.dimensions(defn.dimensions)
+        return self._combine(defn.include, [self.group(g) for g in defn.groups])
+
+
+def compile_definition(
+    defn: SegmentDefinition, dialect: str, *, now: datetime, source: SourcePredicate
+) -> Predicate:
+    """The predicate over ``endpoints`` for ``defn``; ``source`` gives each source segment's."""
+    return Compiler(dialect, now=now, source=source).definition(defn)
+
+
+def imported_members(app_id: str, segment_id: str) -> Predicate:
+    """Endpoints that are members of the imported segment ``segment_id``."""
+    return endpoints.c.id.in_(
+        select(segment_members.c.endpoint_id).where(
+            and_(segment_members.c.app_id == app_id, segment_members.c.segment_id == segment_id)
+        )
+    )
+
+
+def segment_predicate(
+    conn: Connection, app_id: str, segment_key: str, *, now: datetime
+) -> Predicate:
+    """The predicate for a stored segment (current version), source segments resolved."""
+    from renraku.store.segments import resolver
+
+    return resolver(conn, app_id).predicate(segment_key, now=now)
+
+
+def matching_endpoints(
+    conn: Connection, app_id: str, segment_id: str, *, now: datetime
+) -> Select[Any]:
+    """``SELECT id, user_id`` of the endpoints in the segment's current version (a subquery for
+    journey entry). Imported segments read ``segment_members``; dimensional ones are compiled."""
+    where = segment_predicate(conn, app_id, segment_id, now=now)
+    return select(endpoints.c.id, endpoints.c.user_id).where(
+        and_(endpoints.c.app_id == app_id, where)
+    )
+
+
+def segment_counts(
+    conn: Connection, app_id: str, segment_key: str, *, now: datetime
+) -> dict[str, Any]:
+    """``{"Count": endpoints, "Users": users, "ByChannel": {channel: endpoints}}``."""
+    where = and_(
+        endpoints.c.app_id == app_id, segment_predicate(conn, app_id, segment_key, now=now)
+    )
+    matched = (
+        select(endpoints.c.channel_type, endpoints.c.user_id, endpoints.c.id)
+        .where(where)
+        .cte("matched")
+    )
+    by_channel = {
+        str(r[0]): int(r[1])
+        for r in conn.execute(
+            select(matched.c.channel_type, func.count())
+            .group_by(matched.c.channel_type)
+            .order_by(matched.c.channel_type)
+        )
+    }
+    # Endpoints without a user are each their own user (renraku.domain.endpoints).
+    users = conn.execute(
+        select(
+            func.count(func.distinct(matched.c.user_id))
+            + func.count()
+            - func.count(matched.c.user_id)
+        )
+    ).scalar_one()
+    return {"Count": sum(by_channel.values()), "Users": int(users), "ByChannel": by_channel}
