@@ -48,9 +48,14 @@ class App:
 def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
     """Open the store named in ``settings`` (applying migrations) and wire the rest."""
     store = Store.open(settings.db, migrate_schema=migrate)
-    return App(
+    app = App(
         settings=settings,
         store=store,
         clock=clock or SystemClock(),
-        channels=build_channels(settings),
+        channels=build_channels(settings, store=store),
     )
+    for channel in app.channels.values():
+        bind = getattr(channel, "bind", None)  # transports that need the App (voice: clock, flows)
+        if callable(bind):
+            bind(app)
+    return app

@@ -1,0 +1,79 @@
+"""Helpers shared by the channel integration tests: an application with endpoints, a channel."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from typing import Any
+
+from renraku.channels.base import Delivery
+from renraku.channels.config import PolicySettings, WebhookSettings
+from renraku.channels.pipeline import PolicedChannel, Transport
+from renraku.domain.endpoints import Endpoint
+from renraku.store import Store
+from renraku.store import apps as app_store
+from renraku.store import endpoints as endpoint_store
+from renraku.store import events as event_store
+
+NOW = "2026-11-26T03:00:00.000Z"
+
+
+def make_app(store: Store) -> str:
+    with store.begin() as conn:
+        return str(app_store.create_app(conn, f"app-{uuid.uuid4().hex[:8]}", now=NOW)["Id"])
+
+
+def add_endpoint(store: Store, app_id: str, channel: str, address: str, **fields: Any) -> Endpoint:
+    endpoint = Endpoint(
+        app_id=app_id,
+        id=fields.pop("id", uuid.uuid4().hex),
+        channel_type=channel,
+        address=address,
+        creation_date=NOW,
+        **fields,
+    )
+    with store.begin() as conn:
+        endpoint_store.upsert_many(conn, [endpoint])
+    return endpoint
+
+
+def delivery(endpoint: Endpoint, template: str | None = None, **config: Any) -> Delivery:
+    return Delivery(
+        key=f"j1:{endpoint.participant}:a1:0:{endpoint.id}:{uuid.uuid4().hex[:6]}",
+        app_id=endpoint.app_id,
+        channel=endpoint.channel_type,
+        endpoint=endpoint,
+        template=template,
+        config=config,
+        journey_id="j1",
+        activity_id="a1",
+    )
+
+
+def channel(
+    transport: Transport,
+    store: Store,
+    *,
+    policies: PolicySettings | None = None,
+    public_url: str = "https://renraku.example",
+    sleeps: list[float] | None = None,
+) -> PolicedChannel:
+    recorded = sleeps if sleeps is not None else []
+    return PolicedChannel(
+        transport,
+        store,
+        policies or PolicySettings(),
+        WebhookSettings(public_url=public_url),
+        sleep=recorded.append,
+    )
+
+
+def events_of(store: Store, app_id: str, endpoint_id: str) -> list[dict[str, Any]]:
+    with store.connect() as conn:
+        return event_store.timeline(conn, app_id, endpoint_ids=[endpoint_id])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
