@@ -83,7 +83,7 @@ def create_api(app: App) -> FastAPI:
     api.include_router(native_apps.router)
     pinpoint = PinpointEndpoint(app, auth)
     api.router.routes.append(
-        Route("/v1/{rest:path}", pinpoint, methods=ALL_METHODS, include_in_schema=False)
+        Route("/v1/{rest:path}", pinpoint.endpoint, methods=ALL_METHODS, include_in_schema=False)
     )
     api.add_middleware(MetricsMiddleware, metrics=metrics)
     return api

@@ -73,7 +73,7 @@ class PinpointEndpoint:
         self.model = pinpoint_model()
         self.max_body = app.settings.server.max_body_bytes
 
-    async def __call__(self, request: Request) -> Response:
+    async def endpoint(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
