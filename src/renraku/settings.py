@@ -18,6 +18,7 @@ from pydantic_settings import (
 )
 
 from renraku.api.config import ServerSettings
+from renraku.channels.voice_config import VoiceSettings
 from renraku.channels.config import (
     EmailSettings,
     FunctionSettings,
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     functions: dict[str, FunctionSettings] = {}
     policies: PolicySettings = PolicySettings()
+    voice: VoiceSettings = VoiceSettings()
 
     @classmethod
     def settings_customise_sources(

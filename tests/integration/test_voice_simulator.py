@@ -1,0 +1,301 @@
+"""The seed's flow on the voice simulator, on SQLite and PostgreSQL: every branch the deck draws."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from voice_helpers import (
+    SEED_FUNCTION,
+    call_status,
+    delivery,
+    make_app,
+    seed_flow,
+    seed_status_function,
+    seed_user,
+)
+
+from renraku.app import App
+from renraku.channels.voice_simulator import SimulatedVoice, parse_script
+from renraku.errors import InvalidInput
+from renraku.services import calls as call_service
+from renraku.services.call_functions import LocalInvoker
+from renraku.store import events as event_store
+
+
+def _voice(
+    app: App, script: dict[str, Any], handlers: dict[str, Any] | None = None
+) -> SimulatedVoice:
+    voice = app.channels["VOICE"]
+    assert isinstance(voice, SimulatedVoice)
+    voice._script = parse_script(script)
+    voice.invoker = LocalInvoker(handlers or {})
+    return voice
+
+
+def _events(app: App, app_id: str, user: str = "User1") -> list[dict[str, Any]]:
+    with app.store.connect() as conn:
+        return event_store.timeline(conn, app_id, user_id=user)
+
+
+def test_pressing_1_runs_the_function_plays_both_prompts_in_kazuha_and_marks_the_user(
+    db_url: str,
+) -> None:
+    app, _clock = make_app(db_url)
+    app_id, ep = seed_user(app)
+    seed_flow(app, app_id)
+    voice = _voice(
+        app,
+        {"numbers": {"+819011111111": {"outcome": "answered", "ring_seconds": 4, "digits": ["1"]}}},
+        {SEED_FUNCTION: seed_status_function(app, app_id)},
+    )
+    (result,) = voice.deliver([delivery(app_id, ep)])
+    assert result.outcome == "sent"
+    call = call_service.show_call(app, app_id, result.provider_message_id or "")
+    assert (call["Outcome"], call["Digits"], call["Reason"]) == (
+        "ANSWERED",
+        "1",
+        "flow disconnected",
+    )
+    said = [e for e in call["Transcript"] if e["Kind"] == "Say"]
+    assert [e["Action"] for e in said] == ["ask-press-1", "play-details", "play-updated"]
+    assert all(e["Voice"] == "Kazuha" and e["Language"] == "ja-JP" for e in said)
+    assert call["Attributes"]["var_UserId"] == "User1"
+    assert call["Path"][-4:] == ["update-status", "play-details", "play-updated", "disconnect"]
+    assert call["AnsweredAt"] == "2026-11-26T01:00:04.000Z"
+    assert call["EndedAt"] > call["AnsweredAt"]
+    assert call_status(app, app_id) == {
+        "CUSTOM": "COMPLETED",
+        "SMS": "CANCELED",
+        "EMAIL": "CANCELED",
+    }
+    completed = [e for e in _events(app, app_id) if e["Kind"] == "call.completed"]
+    assert len(completed) == 1
+    assert completed[0]["SendKey"] == "send-1"
+    assert completed[0]["Time"] == call["EndedAt"]
+    assert completed[0]["Data"]["Outcome"] == "ANSWERED"
+    assert completed[0]["Data"]["Digits"] == "1"
+    app.close()
+
+
+@pytest.mark.parametrize(
+    ("callee", "outcome", "digits", "inputs"),
+    [
+        ({"outcome": "answered"}, "ANSWERED", "", [""]),  # time-out branch
+        ({"outcome": "answered", "digits": ["2"]}, "ANSWERED", "2", ["2"]),  # default branch
+        ({"outcome": "voicemail"}, "VOICEMAIL", "", [""]),
+    ],
+)
+def test_time_out_default_and_voicemail_disconnect_without_the_function(
+    sqlite_url: str, callee: dict[str, Any], outcome: str, digits: str, inputs: list[str]
+) -> None:
+    app, _ = make_app(sqlite_url)
+    app_id, ep = seed_user(app)
+    seed_flow(app, app_id)
+    invoker_calls: list[Any] = []
+    voice = _voice(
+        app,
+        {"numbers": {ep.address: callee}},
+        {SEED_FUNCTION: lambda e, c: invoker_calls.append(e)},
+    )
+    (result,) = voice.deliver([delivery(app_id, ep)])
+    call = call_service.show_call(app, app_id, result.provider_message_id or "")
+    assert (call["Outcome"], call["Digits"]) == (outcome, digits)
+    assert [e["Digits"] for e in call["Transcript"] if e["Kind"] == "Input"] == inputs
+    assert call["Path"][-2:] == ["ask-press-1", "disconnect"]
+    assert invoker_calls == []
+    assert call_status(app, app_id) == {"CUSTOM": "Pending", "SMS": "Pending", "EMAIL": "Pending"}
+    app.close()
+
+
+@pytest.mark.parametrize(
+    ("callee", "outcome", "reason"),
+    [
+        ({"outcome": "no-answer"}, "NO_ANSWER", "no answer"),
+        ({"outcome": "busy"}, "BUSY", "busy"),
+        ({"outcome": "failed"}, "FAILED", "network failure"),
+    ],
+)
+def test_unanswered_calls_end_with_their_outcome_after_ringing(
+    sqlite_url: str, callee: dict[str, Any], outcome: str, reason: str
+) -> None:
+    app, _ = make_app(sqlite_url)
+    app_id, ep = seed_user(app)
+    seed_flow(app, app_id)
+    voice = _voice(app, {"numbers": {}, "default": callee})
+    (result,) = voice.deliver([delivery(app_id, ep)])
+    assert result.outcome == "sent"
+    call = call_service.show_call(app, app_id, result.provider_message_id or "")
+    assert (call["Outcome"], call["Reason"], call["Transcript"]) == (outcome, reason, [])
+    app.close()
+
+
+def test_a_callee_who_hangs_up_mid_prompt_ends_the_call_with_a_partial_transcript(
+    sqlite_url: str,
+) -> None:
+    app, _ = make_app(sqlite_url)
+    app_id, ep = seed_user(app)
+    seed_flow(app, app_id)
+    voice = _voice(
+        app, {"numbers": {ep.address: {"outcome": "answered", "hangup_after": 2, "digits": ["1"]}}}
+    )
+    (result,) = voice.deliver([delivery(app_id, ep)])
+    call = call_service.show_call(app, app_id, result.provider_message_id or "")
+    assert call["Outcome"] == "ANSWERED"
+    assert call["Reason"] == "customer hung up"
+    assert call["Transcript"][-1]["Heard"] == "partial"
+    assert call["Digits"] == ""
+    app.close()
+
+
+def test_a_failing_function_takes_the_error_branch_and_records_why(sqlite_url: str) -> None:
+    app, _ = make_app(sqlite_url)
+    app_id, ep = seed_user(app)
+    seed_flow(app, app_id)
+
+    def broken(event: Any, context: Any) -> Any:
+        raise RuntimeError("pinpoint unreachable")
+
+    voice = _voice(
+        app,
+        {"numbers": {ep.address: {"outcome": "answered", "digits": ["1"]}}},
+        {SEED_FUNCTION: broken},
+    )
+    (result,) = voice.deliver([delivery(app_id, ep)])
+    call = call_service.show_call(app, app_id, result.provider_message_id or "")
+    function = next(e for e in call["Transcript"] if e["Kind"] == "Function")
+    assert function["Ok"] is False
+    assert "pinpoint unreachable" in function["Error"]
+    assert call["Path"][-2:] == ["update-status", "disconnect"]
+    app.close()
+
+
+def test_one_send_key_never_places_two_calls(db_url: str) -> None:
+    app, _ = make_app(db_url)
+    app_id, ep = seed_user(app)
+    seed_flow(app, app_id)
+    voice = _voice(app, {"numbers": {}, "default": {"outcome": "no-answer"}})
+    first = voice.deliver([delivery(app_id, ep)])[0]
+    again = voice.deliver([delivery(app_id, ep)])[0]
+    assert again.provider_message_id == first.provider_message_id
+    assert len(call_service.list_calls(app, app_id)) == 1
+    looked = voice.lookup("send-1")
+    assert looked is not None
+    assert looked.provider_message_id == first.provider_message_id
+    assert voice.lookup("never-sent") is None
+    app.close()
+
+
+def test_bad_numbers_unknown_flows_and_disallowed_countries_are_recorded_refusals(
+    sqlite_url: str,
+) -> None:
+    app, _ = make_app(sqlite_url, allowed_countries=["JP"])
+    app_id, ep = seed_user(app)
+    seed_flow(app, app_id)
+    voice = _voice(app, {"numbers": {}, "default": {"outcome": "answered"}})
+    from dataclasses import replace
+
+    cases = {
+        "bad-number": (replace(ep, address="090-1111-1111"), {}, "not an E.164"),
+        "us-number": (replace(ep, address="+12025550123"), {}, "not allowed"),
+        "no-flow": (ep, {"ContactFlowId": "missing-flow"}, "unknown or invalid contact flow"),
+    }
+    for key, (endpoint, config, why) in cases.items():
+        (result,) = voice.deliver([delivery(app_id, endpoint, key=key, **config)])
+        assert result.outcome == "failed", key
+        assert result.permanent, key
+        assert why in (result.reason or ""), key
+        call = call_service.show_call(app, app_id, result.provider_message_id or "")
+        assert (call["Status"], call["Outcome"]) == ("REFUSED", "FAILED")
+    assert sum(e["Kind"] == "call.completed" for e in _events(app, app_id)) == 3
+    app.close()
+
+
+def test_capacity_defers_calls_beyond_the_concurrent_limit_until_calls_end(sqlite_url: str) -> None:
+    app, clock = make_app(sqlite_url, capacity={"max_concurrent_calls": 1, "calls_per_second": 5})
+    app_id, ep = seed_user(app)
+    _, ep2 = seed_user(app, "User2", "+819022222222")
+    seed_flow(app, app_id)
+    voice = _voice(app, {"numbers": {}, "default": {"outcome": "no-answer", "ring_seconds": 30}})
+    assert voice.deliver([delivery(app_id, ep, key="a")])[0].outcome == "sent"
+    deferred = voice.deliver([delivery(app_id, ep2, key="b")])[0]
+    assert deferred.outcome == "failed"
+    assert not deferred.permanent
+    assert "max_concurrent_calls = 1" in (deferred.reason or "")
+    clock.advance(31)
+    assert voice.deliver([delivery(app_id, ep2, key="b")])[0].outcome == "sent"
+    app.close()
+
+
+def test_calls_per_second_is_enforced_on_the_clock(sqlite_url: str) -> None:
+    app, clock = make_app(sqlite_url, capacity={"calls_per_second": 2})
+    app_id, _ = seed_user(app)
+    seed_flow(app, app_id)
+    voice = _voice(app, {"numbers": {}, "default": {"outcome": "busy"}})
+    eps = [seed_user(app, f"U{i}", f"+81903333333{i}")[1] for i in range(3)]
+    results = [voice.deliver([delivery(app_id, e, key=f"k{i}")])[0] for i, e in enumerate(eps)]
+    assert [r.outcome for r in results] == ["sent", "sent", "failed"]
+    assert "calls_per_second" in (results[2].reason or "")
+    clock.advance(1.5)
+    assert voice.deliver([delivery(app_id, eps[2], key="k2")])[0].outcome == "sent"
+    app.close()
+
+
+def test_the_mark_reached_action_updates_call_status_without_any_function(db_url: str) -> None:
+    app, _ = make_app(db_url)
+    app_id, ep = seed_user(app)
+    seed_flow(app, app_id, "seed-flow-mark-reached.json")
+    voice = _voice(app, {"numbers": {ep.address: {"outcome": "answered", "digits": ["1"]}}})
+    voice.deliver([delivery(app_id, ep, ContactFlowId="seed-flow-mark-reached")])
+    assert call_status(app, app_id) == {
+        "CUSTOM": "COMPLETED",
+        "SMS": "CANCELED",
+        "EMAIL": "CANCELED",
+    }
+    app.close()
+
+
+def test_the_random_model_is_seeded_so_the_same_calls_get_the_same_outcomes(
+    sqlite_url: str,
+) -> None:
+    outcomes = []
+    for _ in range(2):
+        app, _clock = make_app(
+            sqlite_url.replace("renraku.db", f"r{len(outcomes)}.db"), simulator={"seed": 7}
+        )
+        app_id, _ep = seed_user(app)
+        seed_flow(app, app_id)
+        voice = _voice(app, {"numbers": {}})
+        eps = [seed_user(app, f"R{i}", f"+8190444444{i:02d}")[1] for i in range(20)]
+        voice.deliver([delivery(app_id, e, key=f"r{i}") for i, e in enumerate(eps)])
+        outcomes.append(
+            [
+                c["Outcome"]
+                for c in sorted(call_service.list_calls(app, app_id), key=lambda c: c["SendKey"])
+            ]
+        )
+        app.close()
+    assert outcomes[0] == outcomes[1]
+    assert len(set(outcomes[0])) >= 2
+
+
+def test_a_script_with_mistakes_is_rejected_naming_each_one() -> None:
+    with pytest.raises(InvalidInput) as info:
+        parse_script(
+            {
+                "numbers": {
+                    "+819011111111": {"outcome": "maybe"},
+                    "0901111": {"outcome": "answered"},
+                    "+819022222222": {"outcome": "answered", "digits": ["x"], "ring_seconds": -1},
+                },
+                "extra": 1,
+            }
+        )
+    paths = sorted(p.path for p in info.value.problems)
+    assert paths == [
+        "script",
+        "script.numbers.+819011111111.outcome",
+        "script.numbers.+819022222222.digits[0]",
+        "script.numbers.+819022222222.ring_seconds",
+        "script.numbers.0901111",
+    ]
