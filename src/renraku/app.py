@@ -48,6 +48,10 @@ class App:
 def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
     """Open the store named in ``settings`` (applying migrations) and wire the rest."""
     store = Store.open(settings.db, migrate_schema=migrate)
+    if clock is None and settings.clock.mode != "real":
+        from renraku.engine.clock import build_clock
+
+        clock = build_clock(settings.clock, store)
     app = App(
         settings=settings,
         store=store,

@@ -26,6 +26,7 @@ from renraku.channels.config import (
     SmsSettings,
     WebhookSettings,
 )
+from renraku.engine.config import JourneySettings
 
 DEFAULT_DB_URL = "sqlite:///renraku.db"
 
@@ -35,6 +36,8 @@ class ClockSettings(BaseModel):
 
     mode: Literal["real", "accelerated", "virtual"] = "real"
     time_scale: float = Field(default=3600.0, gt=0)
+    # Where a new virtual clock starts (ISO UTC); default: the wall clock at first use.
+    virtual_start: str | None = None
 
 
 class ImportSettings(BaseModel):
@@ -64,6 +67,7 @@ class Settings(BaseSettings):
     functions: dict[str, FunctionSettings] = {}
     policies: PolicySettings = PolicySettings()
     voice: VoiceSettings = VoiceSettings()
+    journeys: JourneySettings = JourneySettings()
 
     @classmethod
     def settings_customise_sources(

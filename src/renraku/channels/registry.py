@@ -25,4 +25,10 @@ def build_channels(settings: Settings, store: Store | None = None) -> dict[str, 
     from renraku.channels.voice import voice_channel
 
     channels["VOICE"] = voice_channel(settings)
+    from renraku.channels.recording import RecordingChannel
+
+    recorded = set(settings.journeys.record_channels)
+    for kind in ("EMAIL", "SMS", "VOICE", "CUSTOM"):  # every channel not configured is recorded
+        if kind not in channels or kind in recorded:
+            channels[kind] = RecordingChannel(kind, settings.db)
     return channels
