@@ -11,7 +11,9 @@ import typer
 
 from renraku import __version__
 from renraku.cli import apps as apps_cli
+from renraku.cli import calls as calls_cli
 from renraku.cli import endpoints as endpoints_cli
+from renraku.cli import flows as flows_cli
 from renraku.cli import imports as imports_cli
 from renraku.cli import keys as keys_cli
 from renraku.cli import segments as segments_cli
@@ -70,6 +72,8 @@ cli.add_typer(apps_cli.group, name="apps")
 cli.add_typer(endpoints_cli.group, name="endpoints")
 cli.add_typer(imports_cli.group, name="imports")
 cli.add_typer(segments_cli.group, name="segments")
+cli.add_typer(flows_cli.group, name="flows")
+cli.add_typer(calls_cli.group, name="calls")
 cli.add_typer(templates_cli.group, name="templates")
 cli.command("serve")(serve_command)
 cli.add_typer(keys_cli.group, name="keys")

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from renraku.app import App
 from renraku.channels.base import Delivery, DeliveryResult
-from renraku.domain.endpoints import apply_update
+from renraku.domain.endpoints import Endpoint, apply_update
 from renraku.domain.timefmt import iso
 from renraku.errors import InvalidInput, NotFound
 from renraku.services import flows as flow_service
@@ -181,7 +181,8 @@ def request_for(app: App, delivery: Delivery, dialer: Dialer) -> CallRequest:
     attributes = {str(k): str(v) for k, v in (config.get("Attributes") or {}).items()}
     if ep.user_id:
         attributes.setdefault("UserId", ep.user_id)
-    attributes.setdefault("EndpointId", ep.id)
+    if ep.id:
+        attributes.setdefault("EndpointId", ep.id)
     voice = app.settings.voice
     flow = str(config.get("ContactFlowId") or voice.default_flow or "")
     origination = str(config.get("OriginationNumber") or voice.origination_number or "")
@@ -194,7 +195,7 @@ def request_for(app: App, delivery: Delivery, dialer: Dialer) -> CallRequest:
         attributes=attributes,
         send_key=delivery.key,
         user_id=ep.user_id,
-        endpoint_id=ep.id,
+        endpoint_id=ep.id or None,
         config={**config, "JourneyId": delivery.journey_id, "ActivityId": delivery.activity_id},
     )
 
@@ -401,3 +402,46 @@ def list_calls(
 def show_call(app: App, app_id: str, call_id: str) -> dict[str, Any]:
     with app.store.connect() as conn:
         return call_store.get(conn, app_id, call_id)
+
+
+def start_outbound(
+    app: App,
+    app_id: str,
+    *,
+    address: str,
+    flow: str | None,
+    attributes: Mapping[str, str] | None = None,
+    origination: str | None = None,
+    client_token: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> DeliveryResult:
+    """Place one call outside any journey (Connect's StartOutboundVoiceContact, the CLI).
+
+    ``client_token`` makes the request idempotent: the same token answers with the same call.
+    The user named by ``attributes["UserId"]`` and their endpoint with this number (if any) are
+    attached to the call, so its timeline and MarkReached find them.
+    """
+    attrs = {str(k): str(v) for k, v in (attributes or {}).items()}
+    user_id = attrs.get("UserId")
+    endpoint = Endpoint(
+        app_id=app_id, id="", channel_type="VOICE", address=address, user_id=user_id
+    )
+    if user_id:
+        with app.store.connect() as conn:
+            mine = [
+                e for e in endpoint_store.by_user(conn, app_id, user_id) if e.address == address
+            ]
+        preferred = [e for e in mine if e.channel_type in ("VOICE", "CUSTOM")] or mine
+        if preferred:
+            endpoint = preferred[0]
+    key = f"outbound:{app_id}:{client_token}" if client_token else f"outbound:{uuid.uuid4()}"
+    config: dict[str, Any] = {"Attributes": attrs, **(extra or {})}
+    if flow:
+        config["ContactFlowId"] = flow
+    if origination:
+        config["OriginationNumber"] = origination
+    channel = app.channels.get("VOICE")
+    if channel is None:
+        raise NotFound("channel", "VOICE")
+    delivery = Delivery(key=key, app_id=app_id, channel="VOICE", endpoint=endpoint, config=config)
+    return channel.deliver([delivery])[0]
