@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from renraku.app import App, SystemClock
 from renraku.channels.base import Delivery
 from renraku.channels.config import PolicySettings, WebhookSettings
 from renraku.channels.pipeline import PolicedChannel, Transport
 from renraku.domain.endpoints import Endpoint
+from renraku.settings import Settings
 from renraku.store import Store
 from renraku.store import apps as app_store
 from renraku.store import endpoints as endpoint_store
@@ -77,3 +83,53 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(asgi_app: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on 127.0.0.1 in a thread; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(asgi_app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def hooks_api(app: App) -> Any:
+    """A FastAPI app serving the hooks router over ``app``, as ``renraku serve`` mounts it."""
+    from fastapi import FastAPI
+
+    from renraku.api.hooks import router
+
+    api = FastAPI()
+    api.state.renraku = app
+    api.include_router(router)
+    return api
+
+
+def make_renraku(store: Store, settings: Settings) -> App:
+    return App(settings=settings, store=store, clock=SystemClock())
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll until ``predicate`` returns something truthy (for callbacks that arrive later)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)

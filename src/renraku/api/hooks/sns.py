@@ -1,0 +1,77 @@
+"""SNS notifications: SES delivery, bounce and complaint events, signature verified.
+
+A ``SubscriptionConfirmation`` with a valid signature is confirmed by fetching its SubscribeURL
+(only on an SNS host); a ``Notification`` carries an SES event as JSON text in ``Message``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from renraku.api.hooks.common import app_of
+from renraku.channels.sns_verify import CertificateCache, SnsVerificationError, host_allowed, verify
+from renraku.services import delivery_events
+
+router = APIRouter()
+log = logging.getLogger("renraku.hooks.sns")
+MAX_BODY = 256 * 1024  # SNS messages are at most 256 KiB
+
+
+def _certificates(request: Request) -> CertificateCache:
+    cache = getattr(request.app.state, "sns_certificates", None)
+    if cache is None:
+        cache = CertificateCache()
+        request.app.state.sns_certificates = cache
+    return cache
+
+
+@router.post("/ses")
+@router.post("/sns")
+async def sns_message(request: Request) -> Response:
+    app = app_of(request)
+    hooks = app.settings.webhooks
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        return Response("message too large", status_code=413)
+    try:
+        message: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return Response("body is not JSON", status_code=400)
+    if not isinstance(message, dict):
+        return Response("body is not an SNS message", status_code=400)
+    if hooks.verify_sns_signatures:
+        try:
+            await run_in_threadpool(
+                verify,
+                message,
+                _certificates(request),
+                hooks.sns_certificate_hosts,
+                allow_http=hooks.allow_http,
+            )
+        except SnsVerificationError as exc:
+            log.warning("SNS message refused: %s", exc)
+            return Response(f"signature not valid: {exc}", status_code=403)
+    kind = message.get("Type")
+    if kind == "SubscriptionConfirmation":
+        url = str(message.get("SubscribeURL", ""))
+        if not host_allowed(url, hooks.sns_certificate_hosts, allow_http=hooks.allow_http):
+            return Response("SubscribeURL is not an SNS host", status_code=400)
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            confirmed = await client.get(url)
+        return Response(status_code=200 if confirmed.is_success else 502)
+    if kind != "Notification":
+        return Response(status_code=204)
+    try:
+        notification = json.loads(str(message.get("Message", "")))
+    except json.JSONDecodeError:
+        return Response("Message is not an SES notification", status_code=400)
+    if not isinstance(notification, dict):
+        return Response("Message is not an SES notification", status_code=400)
+    await run_in_threadpool(delivery_events.email_notification, app, notification)
+    return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""Local stand-ins for providers (Twilio-compatible HTTP API), for demos and tests."""
