@@ -97,7 +97,8 @@ def serve(asgi_app: Any) -> Iterator[str]:
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        assert thread.is_alive(), "server thread ended"
+        assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.01)
     host, port = server.servers[0].sockets[0].getsockname()[:2]
     try:

@@ -83,8 +83,10 @@ def test_sms_goes_through_the_twilio_library_and_status_callbacks_become_events(
     assert result.provider_message_id is not None
     assert result.provider_message_id.startswith("SM")
     recorded = simulator.state.messages[result.provider_message_id]
-    assert recorded["to"] == "+819011111111" and recorded["from"] == FROM
-    assert result.data["Encoding"] == "UCS-2" and result.data["Segments"] == 1
+    assert recorded["to"] == "+819011111111"
+    assert recorded["from"] == FROM
+    assert result.data["Encoding"] == "UCS-2"
+    assert result.data["Segments"] == 1
 
     kinds = wait_for(
         lambda: (
@@ -126,12 +128,14 @@ def test_stop_reply_opts_the_endpoint_out_answers_and_blocks_the_next_send(
     ).json()
 
     assert answer["status"] == 200
-    assert "unsubscribed" in answer["body"] and "<Message>" in answer["body"]
+    assert "unsubscribed" in answer["body"]
+    assert "<Message>" in answer["body"]
     with store.connect() as conn:
         assert endpoint_store.get(conn, app_id, ep.id).opt_out == "ALL"
     assert "endpoint.opted_out" in [e["Kind"] for e in events_of(store, app_id, ep.id)]
     [again] = wired["channel"].deliver([delivery(ep, Body="second")])
-    assert again.outcome == "failed" and again.permanent
+    assert again.outcome == "failed"
+    assert again.permanent
     assert len([m for m in simulator.state.messages.values() if m["to"] == ep.address]) == 1
 
 
@@ -167,7 +171,8 @@ def test_callback_with_a_bad_signature_is_refused_and_records_nothing(
     response = httpx.post(url, data=params, headers={"X-Twilio-Signature": forged})
     unsigned = httpx.post(url, data=params)
 
-    assert response.status_code == 403 and unsigned.status_code == 403
+    assert response.status_code == 403
+    assert unsigned.status_code == 403
     assert "sms.failed" not in [e["Kind"] for e in events_of(store, app_id, ep.id)]
     assert any("bad X-Twilio-Signature" in r.getMessage() for r in caplog.records)
 
@@ -207,7 +212,8 @@ def test_wrong_credentials_fail_permanently_and_say_what_to_check(
     )
     transport = TwilioTransport(settings, WebhookSettings())
     [result] = channel(transport, store).deliver([delivery(ep, Body="x")])
-    assert result.outcome == "failed" and result.permanent
+    assert result.outcome == "failed"
+    assert result.permanent
     assert "check sms.twilio.account_sid and auth_token" in (result.reason or "")
 
 
@@ -217,6 +223,7 @@ def test_an_invalid_number_is_refused_before_reaching_the_provider(
     app_id = make_app(store)
     ep = add_endpoint(store, app_id, "SMS", "090-1111-1111")
     [result] = wired["channel"].deliver([delivery(ep, Body="x")])
-    assert result.outcome == "failed" and result.permanent
+    assert result.outcome == "failed"
+    assert result.permanent
     assert "E.164" in (result.reason or "")
     assert simulator.state.messages == {}

@@ -134,7 +134,7 @@ async def create_message(request: Request, account_sid: str) -> JSONResponse:
         return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
     sid = "SM" + secrets.token_hex(16)
     length = measure(body)
-    message = {
+    message: dict[str, Any] = {
         "sid": sid,
         "account_sid": account_sid,
         "to": to,
@@ -328,7 +328,7 @@ class TwilioSimulator:
 @contextmanager
 def running(
     account_sid: str = "AC" + "0" * 32,
-    auth_token: str = "simulator-token",
+    auth_token: str = "simulator-token",  # noqa: S107 (a local simulator's own token)
     *,
     routers: Iterable[APIRouter] = (),
     port: int = 0,
