@@ -28,3 +28,6 @@ class ServerSettings(BaseModel):
     clock_skew_seconds: int = Field(default=300, ge=1, le=3600)
     # How long a looked-up key is trusted before the store is read again (revocation delay).
     key_cache_seconds: float = Field(default=5.0, ge=0)
+    # Directories that CreateImportJob may read through file:// URLs (none by default: over HTTP
+    # a file:// URL would otherwise read any file the server can). s3:// is always allowed.
+    import_file_roots: list[str] = Field(default_factory=list)

@@ -171,3 +171,24 @@ def _json_body(body: bytes, member: str) -> Any:
 def pinpoint_model() -> PinpointModel:
     """The model, loaded once per process from botocore's bundled data."""
     return PinpointModel(botocore.session.get_session().get_service_model(SERVICE))
+
+
+def conform(value: Any, shape: Shape) -> Any:
+    """``value`` cut to ``shape``: members the model does not know and ``None`` values dropped.
+
+    renraku's records carry more than Pinpoint's shapes (the native API shows all of it); the
+    Pinpoint surface answers exactly the model's members so that strict clients parse every byte.
+    """
+    if isinstance(shape, StructureShape) and isinstance(value, Mapping):
+        return {
+            name: conform(item, shape.members[name])
+            for name, item in value.items()
+            if name in shape.members and item is not None
+        }
+    if shape.type_name == "list" and isinstance(value, list | tuple):
+        member = shape.member  # type: ignore[attr-defined]
+        return [conform(item, member) for item in value if item is not None]
+    if shape.type_name == "map" and isinstance(value, Mapping):
+        inner = shape.value  # type: ignore[attr-defined]
+        return {k: conform(v, inner) for k, v in value.items() if v is not None}
+    return value

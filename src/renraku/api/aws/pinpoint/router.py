@@ -21,8 +21,10 @@ from starlette.responses import Response
 from renraku.api.auth import Authenticator, AuthError, Principal
 from renraku.api.aws.pinpoint import apps as _apps  # noqa: F401  (registers handlers)
 from renraku.api.aws.pinpoint import endpoints as _endpoints  # noqa: F401
+from renraku.api.aws.pinpoint import imports as _imports  # noqa: F401
+from renraku.api.aws.pinpoint import segments as _segments  # noqa: F401
 from renraku.api.aws.pinpoint.calls import HANDLERS, Call
-from renraku.api.aws.pinpoint.model import SIGNING_NAME, RequestError, pinpoint_model
+from renraku.api.aws.pinpoint.model import SIGNING_NAME, RequestError, conform, pinpoint_model
 from renraku.api.sigv4 import SignedRequest
 from renraku.app import App
 from renraku.errors import Conflict, InvalidInput, NotFound, RenrakuError
@@ -116,6 +118,9 @@ class PinpointEndpoint:
             if "ApplicationId" in params:
                 self._authorize_app(principal, str(params["ApplicationId"]))
             payload = handler(Call(self.app, principal, op.name, params, request_id))
+            shape = op.output_payload_shape()
+            if shape is not None:
+                payload = conform(payload, shape)
             response = Response(
                 json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
                 status_code=op.status,
