@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import uvicorn
 
 from renraku.app import App, build_app
 from renraku.channels.base import Delivery
@@ -107,3 +114,26 @@ def delivery(app_id: str, ep: Endpoint, key: str = "send-1", **config: Any) -> D
 def call_status(app: App, app_id: str, user: str = "User1") -> dict[str, str]:
     eps = endpoint_service.user_endpoints(app, app_id, user)
     return {ep.channel_type: ep.attributes["CallStatus"][0] for ep in eps}
+
+
+@contextlib.contextmanager
+def serve(asgi: Any) -> Iterator[str]:
+    """Serve an ASGI app on a free loopback port (a real uvicorn server); yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(asgi, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -445,3 +445,26 @@ def start_outbound(
         raise NotFound("channel", "VOICE")
     delivery = Delivery(key=key, app_id=app_id, channel="VOICE", endpoint=endpoint, config=config)
     return channel.deliver([delivery])[0]
+
+
+def stop(app: App, app_id: str, call_id: str) -> dict[str, Any]:
+    """End a call now (StopContact). A call whose end was already computed for a later time (the
+    simulator) ends now instead; one still running with a live provider is finished here."""
+    now = app.now_iso()
+    with app.store.begin() as conn:
+        call = call_store.get(conn, app_id, call_id)
+        if call["Outcome"] is not None:
+            if call["EndedAt"] and call["EndedAt"] > now:
+                call_store.update_call(
+                    conn, app_id, call_id, {"EndedAt": now, "Reason": "stopped by StopContact"}
+                )
+            return call_store.get(conn, app_id, call_id)
+    answered = call["AnsweredAt"] is not None and call["AnsweredAt"] <= now
+    return finish(
+        app,
+        app_id,
+        call_id,
+        outcome="ANSWERED" if answered else "NO_ANSWER",
+        reason="stopped by StopContact",
+        ended_at=now,
+    )
