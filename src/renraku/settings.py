@@ -18,7 +18,6 @@ from pydantic_settings import (
 )
 
 from renraku.api.config import ServerSettings
-from renraku.channels.voice_config import VoiceSettings
 from renraku.channels.config import (
     EmailSettings,
     FunctionSettings,
@@ -26,6 +25,7 @@ from renraku.channels.config import (
     SmsSettings,
     WebhookSettings,
 )
+from renraku.channels.voice_config import VoiceSettings
 from renraku.engine.config import JourneySettings
 
 DEFAULT_DB_URL = "sqlite:///renraku.db"
