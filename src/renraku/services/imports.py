@@ -158,6 +158,7 @@ def run_import(
     except ImportRejected as exc:
         _fail_job(app, app_id, definition, exc)
         raise
+    definition["Format"] = _format_of(pieces[0], fmt)
     versions = [p.version for p in pieces]
     now = app.now_iso()
     with app.store.begin() as conn:
