@@ -27,6 +27,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
@@ -84,7 +85,7 @@ class Compiler:
         """The attribute's values as a one-column table ``value``."""
         if self.pg:
             return func.jsonb_array_elements_text(
-                func.coalesce(type_coerce(column, JSONB)[name], cast("[]", JSONB))
+                func.coalesce(type_coerce(column, JSONB)[name], literal_column("'[]'::jsonb"))
             ).table_valued("value")
         return func.json_each(column, f'$."{name}"').table_valued("value")
 
