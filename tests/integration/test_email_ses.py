@@ -1,0 +1,294 @@
+"""Email through SES v2 on moto's server, and SES events back through signed SNS notifications."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import email
+import email.policy
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from channel_support import (
+    add_endpoint,
+    channel,
+    delivery,
+    events_of,
+    free_port,
+    hooks_api,
+    make_app,
+    make_renraku,
+    serve,
+)
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from fastapi import FastAPI, Response
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.server import ThreadedMotoServer
+from moto.ses.models import ses_backends
+from pydantic import SecretStr
+
+from renraku.channels.config import EmailSettings, SesSettings, WebhookSettings
+from renraku.channels.email_ses import SesTransport
+from renraku.channels.sns_verify import string_to_sign
+from renraku.settings import Settings
+from renraku.store import Store
+from renraku.store import deliverability as dv
+from renraku.store import endpoints as endpoint_store
+from renraku.store import templates as template_store
+
+SENDER = "notice@renraku.example"
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def _ses_settings(moto_url: str) -> EmailSettings:
+    return EmailSettings(
+        provider="ses",
+        from_address=SENDER,
+        ses=SesSettings(
+            region="us-east-1",
+            endpoint_url=moto_url,
+            access_key_id="testing",
+            secret_access_key=SecretStr("testing"),
+        ),
+    )
+
+
+@pytest.fixture
+def ses(moto_url: str) -> EmailSettings:
+    settings = _ses_settings(moto_url)
+    client = boto3.client(
+        "sesv2",
+        region_name="us-east-1",
+        endpoint_url=moto_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_email_identity(EmailIdentity=SENDER)
+    return settings
+
+
+def _sent_raw() -> list[Any]:
+    return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
+
+
+def _setup(store: Store) -> tuple[str, Any]:
+    app_id = make_app(store)
+    with store.begin() as conn:
+        template_store.put(
+            conn,
+            app_id,
+            "notice",
+            "EMAIL",
+            {
+                "Subject": "ご案内 {{User.UserAttributes.FirstName}}様",
+                "TextPart": "本文 {{Address}}",
+            },
+            now="2026-11-26T03:00:00.000Z",
+        )
+    ep = add_endpoint(
+        store,
+        app_id,
+        "EMAIL",
+        f"{uuid.uuid4().hex[:8]}@example.jp",
+        user_id="User1",
+        user_attributes={"FirstName": ["花子"]},
+    )
+    return app_id, ep
+
+
+def test_email_goes_out_through_ses_v2_with_its_mime_headers_intact(
+    store: Store, ses: EmailSettings
+) -> None:
+    app_id, ep = _setup(store)
+    before = len(_sent_raw())
+    [result] = channel(SesTransport(ses), store).deliver([delivery(ep, "notice")])
+
+    assert result.outcome == "sent"
+    assert result.provider == "ses"
+    raw = _sent_raw()[before:]
+    assert len(raw) == 1
+    parsed = email.message_from_string(raw[0].raw_data, policy=email.policy.default)
+    assert str(parsed["Subject"]) == "ご案内 花子様"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert [e["Kind"] for e in events_of(store, app_id, ep.id)] == ["email.sent"]
+
+
+def test_unverified_sender_is_a_permanent_failure_with_ses_reason(
+    store: Store, moto_url: str
+) -> None:
+    _, ep = _setup(store)
+    settings = _ses_settings(moto_url).model_copy(
+        update={"from_address": "nobody@unverified.example"}
+    )
+    [result] = channel(SesTransport(settings), store).deliver([delivery(ep, "notice")])
+    assert result.outcome == "failed"
+    assert result.permanent
+    assert "MessageRejected" in (result.reason or "")
+
+
+def test_unreachable_ses_endpoint_is_transient(store: Store) -> None:
+    _, ep = _setup(store)
+    settings = _ses_settings(f"http://127.0.0.1:{free_port()}")
+    [result] = channel(SesTransport(settings), store).deliver([delivery(ep, "notice")])
+    assert result.outcome == "failed"
+    assert result.permanent is False
+
+
+# -- SES notifications through SNS -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signing() -> Iterator[tuple[rsa.RSAPrivateKey, str]]:
+    """An RSA key and a certificate served over HTTP, standing in for SNS's signing certificate."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.us-east-1.amazonaws.com")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    certs = FastAPI()
+
+    @certs.get("/SimpleNotificationService.pem")
+    def pem_file() -> Response:
+        return Response(pem, media_type="application/x-pem-file")
+
+    with serve(certs) as url:
+        yield key, url + "/SimpleNotificationService.pem"
+
+
+def _sns(
+    key: rsa.RSAPrivateKey, cert_url: str, notification: dict[str, Any], version: str = "2"
+) -> dict[str, Any]:
+    message = {
+        "Type": "Notification",
+        "MessageId": str(uuid.uuid4()),
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-events",
+        "Message": json.dumps(notification),
+        "Timestamp": "2026-11-26T03:00:00.000Z",
+        "SignatureVersion": version,
+        "SigningCertURL": cert_url,
+    }
+    algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()
+    signature = key.sign(string_to_sign(message), padding.PKCS1v15(), algorithm)
+    message["Signature"] = base64.b64encode(signature).decode()
+    return message
+
+
+@pytest.fixture
+def hooks(store: Store) -> Iterator[httpx.Client]:
+    settings = Settings(
+        db="sqlite://",
+        webhooks=WebhookSettings(sns_certificate_hosts=["127.0.0.1"], allow_http=True),
+    )
+    with (
+        serve(hooks_api(make_renraku(store, settings))) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        yield client
+
+
+def _sent_via_ses(store: Store, ses: EmailSettings) -> tuple[str, Any, str]:
+    app_id, ep = _setup(store)
+    [result] = channel(SesTransport(ses), store).deliver([delivery(ep, "notice")])
+    assert result.provider_message_id is not None
+    return app_id, ep, result.provider_message_id
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_signed_delivery_notification_records_email_delivered_with_the_send_key(
+    store: Store,
+    ses: EmailSettings,
+    signing: tuple[rsa.RSAPrivateKey, str],
+    hooks: httpx.Client,
+    version: str,
+) -> None:
+    app_id, ep, message_id = _sent_via_ses(store, ses)
+    body = _sns(
+        *signing,
+        {
+            "eventType": "Delivery",
+            "mail": {"messageId": message_id},
+            "delivery": {"smtpResponse": "250 ok"},
+        },
+        version,
+    )
+    response = hooks.post(
+        "/hooks/ses", content=json.dumps(body), headers={"Content-Type": "text/plain"}
+    )
+
+    assert response.status_code == 204
+    events = events_of(store, app_id, ep.id)
+    assert [e["Kind"] for e in events] == ["email.sent", "email.delivered"]
+    assert events[1]["SendKey"] == events[0]["SendKey"]
+
+
+def test_permanent_bounce_suppresses_the_address(
+    store: Store, ses: EmailSettings, signing: tuple[rsa.RSAPrivateKey, str], hooks: httpx.Client
+) -> None:
+    app_id, ep, message_id = _sent_via_ses(store, ses)
+    notification = {
+        "notificationType": "Bounce",
+        "mail": {"messageId": message_id},
+        "bounce": {"bounceType": "Permanent", "bounceSubType": "General"},
+    }
+    assert (
+        hooks.post("/hooks/ses", content=json.dumps(_sns(*signing, notification))).status_code
+        == 204
+    )
+    assert events_of(store, app_id, ep.id)[-1]["Kind"] == "email.bounced"
+    with store.connect() as conn:
+        assert dv.suppressed(conn, app_id, [ep.address]) == {ep.address: "BOUNCE"}
+
+
+def test_complaint_opts_the_endpoint_out(
+    store: Store, ses: EmailSettings, signing: tuple[rsa.RSAPrivateKey, str], hooks: httpx.Client
+) -> None:
+    app_id, ep, message_id = _sent_via_ses(store, ses)
+    notification = {"eventType": "Complaint", "mail": {"messageId": message_id}, "complaint": {}}
+    assert (
+        hooks.post("/hooks/ses", content=json.dumps(_sns(*signing, notification))).status_code
+        == 204
+    )
+    kinds = [e["Kind"] for e in events_of(store, app_id, ep.id)]
+    assert kinds == ["email.sent", "endpoint.opted_out", "email.complained"]
+    with store.connect() as conn:
+        assert endpoint_store.get(conn, app_id, ep.id).opt_out == "ALL"
+
+
+def test_tampered_or_foreign_notifications_are_refused(
+    store: Store, ses: EmailSettings, signing: tuple[rsa.RSAPrivateKey, str], hooks: httpx.Client
+) -> None:
+    app_id, ep, message_id = _sent_via_ses(store, ses)
+    good = _sns(*signing, {"eventType": "Delivery", "mail": {"messageId": message_id}})
+    tampered = {**good, "Message": good["Message"].replace("Delivery", "Complaint")}
+    foreign = {**good, "SigningCertURL": "https://evil.example/cert.pem"}
+    assert hooks.post("/hooks/ses", content=json.dumps(tampered)).status_code == 403
+    assert hooks.post("/hooks/ses", content=json.dumps(foreign)).status_code == 403
+    assert hooks.post("/hooks/ses", content="not json").status_code == 400
+    assert [e["Kind"] for e in events_of(store, app_id, ep.id)] == ["email.sent"]
