@@ -227,3 +227,14 @@ def delete_user(conn: Connection, app_id: str, user_id: str) -> list[Endpoint]:
         delete(endpoints).where(and_(endpoints.c.app_id == app_id, endpoints.c.user_id == user_id))
     )
     return eps
+
+
+def count_users(conn: Connection, app_id: str) -> int:
+    """Distinct User.UserIds among the application's endpoints."""
+    return int(
+        conn.execute(
+            select(func.count(func.distinct(endpoints.c.user_id))).where(
+                endpoints.c.app_id == app_id
+            )
+        ).scalar_one()
+    )
