@@ -210,7 +210,7 @@ def reenter(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
                 participants.c.app_id == bindparam("k_app"),
                 participants.c.journey_id == bindparam("k_journey"),
                 participants.c.pkey == bindparam("k_pkey"),
-                participants.c.status.in_(FINISHED_STATUSES),
+                or_(*(participants.c.status == s for s in FINISHED_STATUSES)),
             )
         )
         .values(

@@ -23,6 +23,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    or_,
     select,
     update,
 )
@@ -78,7 +79,7 @@ def record(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
 
 _SETTLE = (
     update(sends)
-    .where(and_(sends.c.key == bindparam("k"), sends.c.status.in_(OPEN_STATUSES)))
+    .where(and_(sends.c.key == bindparam("k"), or_(*(sends.c.status == s for s in OPEN_STATUSES))))
     .values(
         status=bindparam("status"),
         settled_at=bindparam("settled_at"),
@@ -98,7 +99,11 @@ def settle(conn: Connection, results: Sequence[Mapping[str, Any]]) -> None:
 
 
 def claim_stale(conn: Connection, wall_now: float, lease_seconds: float, limit: int) -> list[Any]:
-    """Open sends whose lease has passed (their worker died or a retry is due), leased anew."""
+    """Open sends whose lease has passed (their worker died or a retry is due), leased anew.
+
+    They come back ``pending``: if the claimer dies too, the next one asks the provider first.
+    The rows are returned as they were (a ``retry`` row says a redelivery is due).
+    """
     stmt = (
         select(sends)
         .where(and_(sends.c.status.in_(OPEN_STATUSES), sends.c.lease_until <= wall_now))
@@ -112,7 +117,7 @@ def claim_stale(conn: Connection, wall_now: float, lease_seconds: float, limit: 
         conn.execute(
             update(sends)
             .where(sends.c.key.in_([r.key for r in rows]))
-            .values(lease_until=wall_now + lease_seconds)
+            .values(lease_until=wall_now + lease_seconds, status="pending")
         )
     return rows
 

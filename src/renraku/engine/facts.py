@@ -1,0 +1,197 @@
+"""Gathering what steps read, for a whole claimed batch at once (a few set-based queries).
+
+Which facts a journey needs is worked out once per journey version (:class:`Needs`): segment
+conditions anywhere in it, event conditions or waits, caps. Endpoints are always loaded.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
+
+from renraku.domain.endpoints import Endpoint
+from renraku.domain.journeys import limits
+from renraku.domain.journeys.conditions import segment_key, simple_conditions
+from renraku.domain.journeys.model import Event, Facts, Journey, Participant, SendFact
+from renraku.domain.timefmt import iso
+from renraku.engine.membership import SegmentCache
+from renraku.store import sends as send_store
+from renraku.store.endpoints import from_row
+from renraku.store.schema import endpoints, events
+
+
+@dataclass(frozen=True)
+class Needs:
+    segment_keys: tuple[str, ...]
+    user_events: bool
+    caps: bool
+
+
+def needs_of(journey: Journey, frequency_caps: Mapping[str, int]) -> Needs:
+    keys: list[str] = []
+    user_events = False
+    conds: list[Mapping[str, Any]] = []
+    for act in journey.activities.values():
+        if act.kind == "ConditionalSplit":
+            conds += simple_conditions(act.spec.get("Condition"))
+        elif act.kind == "MultiCondition":
+            conds += [b.get("Condition") or {} for b in act.spec.get("Branches") or []]
+        elif act.kind == "WaitForEvent":
+            user_events = True
+    conds += simple_conditions(journey.exit_criteria)
+    for c in conds:
+        key = segment_key(c)
+        if key is not None and key not in keys:
+            keys.append(key)
+        if "EventCondition" in c:
+            user_events = True
+    lim = journey.limits
+    caps = bool(
+        lim.get("DailyCap") or lim.get("TotalCap") or lim.get("TimeframeCap") or frequency_caps
+    )
+    return Needs(tuple(keys), user_events, caps)
+
+
+def _endpoints_for(
+    conn: Connection, app_id: str, user_ids: Sequence[str], lone: Sequence[str]
+) -> dict[str, list[Endpoint]]:
+    """Endpoints by participant key."""
+    out: dict[str, list[Endpoint]] = defaultdict(list)
+    conds: list[ColumnElement[bool]] = []
+    if user_ids:
+        conds.append(endpoints.c.user_id.in_(list(user_ids)))
+    if lone:
+        conds.append(and_(endpoints.c.id.in_(list(lone)), endpoints.c.user_id.is_(None)))
+    if not conds:
+        return out
+    rows = conn.execute(
+        select(endpoints)
+        .where(and_(endpoints.c.app_id == app_id, or_(*conds)))
+        .order_by(endpoints.c.id)
+    )
+    for r in rows:
+        ep = from_row(r)
+        out[ep.participant].append(ep)
+    return out
+
+
+def _events_for(
+    conn: Connection,
+    app_id: str,
+    keys: Sequence[str],
+    user_ids: Sequence[str],
+    lone: Sequence[str],
+    since: str | None,
+) -> dict[str, list[Event]]:
+    """Events by participant key: those about the given send keys, and (with ``since``) every
+    event of the given users since then."""
+    by_key: dict[str, list[Event]] = defaultdict(list)
+    rows: list[Any] = []
+    if keys:
+        rows += conn.execute(select(events).where(events.c.send_key.in_(list(keys)))).all()
+    if since is not None and (user_ids or lone):
+        conds: list[ColumnElement[bool]] = []
+        if user_ids:
+            conds.append(events.c.user_id.in_(list(user_ids)))
+        if lone:
+            conds.append(events.c.endpoint_id.in_(list(lone)))
+        rows += conn.execute(
+            select(events).where(
+                and_(events.c.app_id == app_id, events.c.occurred_at >= since, or_(*conds))
+            )
+        ).all()
+    seen: set[int] = set()
+    missing = [r.send_key for r in rows if r.send_key and not r.activity_id]
+    activity_of = send_store.activities_of(conn, list(set(missing)))
+    owner_of = _owners(conn, [r.send_key for r in rows if r.send_key])
+    for r in rows:
+        if r.seq in seen:
+            continue
+        seen.add(r.seq)
+        event = Event(
+            kind=r.kind,
+            occurred_at=r.occurred_at,
+            send_key=r.send_key,
+            endpoint_id=r.endpoint_id,
+            data=r.data or {},
+            activity_id=r.activity_id or activity_of.get(r.send_key or ""),
+        )
+        owner = owner_of.get(r.send_key or "")
+        if owner is None:
+            owner = f"u:{r.user_id}" if r.user_id else f"e:{r.endpoint_id}"
+        by_key[owner].append(event)
+    return by_key
+
+
+def _owners(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
+    if not keys:
+        return {}
+    rows = conn.execute(
+        select(send_store.sends.c.key, send_store.sends.c.pkey).where(
+            send_store.sends.c.key.in_(list(set(keys)))
+        )
+    )
+    return {r.key: r.pkey for r in rows}
+
+
+def gather(
+    conn: Connection,
+    app_id: str,
+    batch: Sequence[tuple[Participant, Journey]],
+    now: datetime,
+    frequency_caps: Mapping[str, int],
+) -> dict[str, Facts]:
+    """Facts for each participant of one application, by participant key."""
+    users = sorted({p.user_id for p, _ in batch if p.user_id})
+    lone = sorted({p.pkey[2:] for p, _ in batch if not p.user_id})
+    eps = _endpoints_for(conn, app_id, users, lone)
+    needs = {j.id + f"/{j.version}": needs_of(j, frequency_caps) for _, j in batch}
+    want_user_events = [p for p, j in batch if needs[j.id + f"/{j.version}"].user_events]
+    since = min((p.entered_at for p in want_user_events), default=None)
+    keys = [k for p, _ in batch for k in (p.data.get("keys") or [])]
+    evs = _events_for(
+        conn,
+        app_id,
+        keys,
+        sorted({p.user_id for p in want_user_events if p.user_id}),
+        sorted({p.pkey[2:] for p in want_user_events if not p.user_id}),
+        since,
+    )
+    in_segment: dict[str, dict[str, bool]] = defaultdict(dict)
+    cache = SegmentCache(conn, app_id)
+    seg_keys = {k for n in needs.values() for k in n.segment_keys}
+    for key in seg_keys:
+        who = [p for p, j in batch if key in needs[j.id + f"/{j.version}"].segment_keys]
+        pool = [e for p in who for e in eps.get(p.pkey, [])]
+        inside = cache.members(key, pool, now)
+        for p in who:
+            in_segment[p.pkey][key] = any(e.id in inside for e in eps.get(p.pkey, []))
+    sent: dict[str, list[SendFact]] = defaultdict(list)
+    capped = [(p, j) for p, j in batch if needs[j.id + f"/{j.version}"].caps]
+    if capped:
+        back = max(limits.lookback(j) for _, j in capped)
+        for r in send_store.recent_for(
+            conn,
+            app_id,
+            sorted({p.user_id for p, _ in capped if p.user_id}),
+            sorted({p.pkey[2:] for p, _ in capped if not p.user_id}),
+            iso(now - back),
+        ):
+            sent[r.pkey if r.user_id is None else f"u:{r.user_id}"].append(
+                SendFact(r.journey_id, r.endpoint_id, r.channel, r.created_at)
+            )
+    return {
+        p.pkey: Facts(
+            endpoints=tuple(eps.get(p.pkey, ())),
+            events=tuple(evs.get(p.pkey, ())),
+            in_segment=in_segment.get(p.pkey, {}),
+            sends=tuple(sent.get(p.pkey, ())),
+            frequency_caps=frequency_caps,
+        )
+        for p, _ in batch
+    }
