@@ -1,0 +1,134 @@
+"""Opt-out by link, end to end: the link in a real email, GET confirms, POST one-click opts out."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message
+from channel_support import (
+    add_endpoint,
+    channel,
+    delivery,
+    events_of,
+    free_port,
+    hooks_api,
+    make_app,
+    make_renraku,
+    serve,
+)
+
+from renraku.channels.config import EmailSettings, SmtpSettings
+from renraku.channels.email_smtp import SmtpTransport
+from renraku.settings import Settings
+from renraku.store import Store
+from renraku.store import deliverability as dv
+from renraku.store import endpoints as endpoint_store
+
+
+class Collect(Message):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[Any] = []
+
+    def handle_message(self, message: Any) -> None:
+        self.received.append(message)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Collect, int]]:
+    handler = Collect()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def hooks(store: Store) -> Iterator[str]:
+    with serve(hooks_api(make_renraku(store, Settings(db="sqlite://")))) as url:
+        yield url
+
+
+def _send(store: Store, port: int, hooks_url: str, ep: Any) -> str:
+    settings = EmailSettings(provider="smtp", smtp=SmtpSettings(host="127.0.0.1", port=port))
+    ch = channel(SmtpTransport(settings), store, public_url=hooks_url)
+    [result] = ch.deliver([delivery(ep, Subject="お知らせ", TextPart="本文")])
+    assert result.outcome == "sent"
+    return hooks_url
+
+
+def _link(handler: Collect) -> str:
+    raw = handler.received[-1].as_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    return str(parsed["List-Unsubscribe"]).strip("<>")
+
+
+def test_following_the_emailed_link_and_confirming_opts_the_endpoint_out(
+    store: Store, smtp: tuple[Collect, int], hooks: str
+) -> None:
+    handler, port = smtp
+    app_id = make_app(store)
+    ep = add_endpoint(store, app_id, "EMAIL", "taro@example.jp", user_id="User1")
+    _send(store, port, hooks, ep)
+    link = _link(handler)
+
+    page = httpx.get(link)
+    assert page.status_code == 200
+    assert "taro@example.jp" in page.text and 'method="post"' in page.text
+    with store.connect() as conn:
+        assert endpoint_store.get(conn, app_id, ep.id).opt_out == "NONE"  # GET changes nothing
+
+    # RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click" to the header's URL.
+    done = httpx.post(link, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200
+    with store.connect() as conn:
+        assert endpoint_store.get(conn, app_id, ep.id).opt_out == "ALL"
+        assert dv.suppressed(conn, app_id, [ep.address]) == {ep.address: "UNSUBSCRIBE"}
+    opted = [e for e in events_of(store, app_id, ep.id) if e["Kind"] == "endpoint.opted_out"]
+    assert opted[0]["Data"]["Source"] == "one-click"
+
+    settings = EmailSettings(provider="smtp", smtp=SmtpSettings(host="127.0.0.1", port=port))
+    [again] = channel(SmtpTransport(settings), store, public_url=hooks).deliver(
+        [delivery(ep, Subject="s", TextPart="t")]
+    )
+    assert again.outcome == "failed"
+    assert len(handler.received) == 1
+
+
+def test_a_forged_or_altered_link_is_refused_and_changes_nothing(
+    store: Store, smtp: tuple[Collect, int], hooks: str
+) -> None:
+    handler, port = smtp
+    app_id = make_app(store)
+    ep = add_endpoint(store, app_id, "EMAIL", "a@example.jp")
+    other = add_endpoint(store, app_id, "EMAIL", "b@example.jp")
+    _send(store, port, hooks, ep)
+    link = _link(handler)
+    forged = link.replace(ep.id, other.id)
+
+    assert httpx.post(forged, data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    assert httpx.get(link.split("?")[0] + "?t=0000").status_code == 404
+    with store.connect() as conn:
+        assert endpoint_store.get(conn, app_id, other.id).opt_out == "NONE"
+        assert endpoint_store.get(conn, app_id, ep.id).opt_out == "NONE"
+
+
+def test_public_url_setting_decides_the_host_of_the_link(
+    store: Store, smtp: tuple[Collect, int]
+) -> None:
+    handler, port = smtp
+    app_id = make_app(store)
+    ep = add_endpoint(store, app_id, "EMAIL", "c@example.jp")
+    _send(store, port, "https://mail.example.org/base", ep)
+    assert _link(handler).startswith(
+        f"https://mail.example.org/base/hooks/unsubscribe/{app_id}/{ep.id}?t="
+    )
