@@ -83,7 +83,8 @@ def test_following_the_emailed_link_and_confirming_opts_the_endpoint_out(
 
     page = httpx.get(link)
     assert page.status_code == 200
-    assert "taro@example.jp" in page.text and 'method="post"' in page.text
+    assert "taro@example.jp" in page.text
+    assert 'method="post"' in page.text
     with store.connect() as conn:
         assert endpoint_store.get(conn, app_id, ep.id).opt_out == "NONE"  # GET changes nothing
 
