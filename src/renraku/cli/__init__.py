@@ -12,12 +12,16 @@ import typer
 from renraku import __version__
 from renraku.cli import apps as apps_cli
 from renraku.cli import calls as calls_cli
+from renraku.cli import clock as clock_cli
 from renraku.cli import endpoints as endpoints_cli
+from renraku.cli import events as events_cli
 from renraku.cli import flows as flows_cli
 from renraku.cli import imports as imports_cli
+from renraku.cli import journeys as journeys_cli
 from renraku.cli import keys as keys_cli
 from renraku.cli import segments as segments_cli
 from renraku.cli import templates as templates_cli
+from renraku.cli import worker as worker_cli
 from renraku.cli.common import CliState, err_console
 from renraku.cli.demo import demo_command
 from renraku.cli.init import init_command
@@ -77,6 +81,11 @@ cli.add_typer(calls_cli.group, name="calls")
 cli.add_typer(templates_cli.group, name="templates")
 cli.command("serve")(serve_command)
 cli.add_typer(keys_cli.group, name="keys")
+cli.add_typer(journeys_cli.group, name="journeys")
+cli.add_typer(events_cli.group, name="events")
+cli.add_typer(clock_cli.group, name="clock")
+cli.command("timeline")(events_cli.timeline_command)
+cli.command("worker")(worker_cli.worker_command)
 
 EXIT_CODES: dict[type[RenrakuError], int] = {InvalidInput: 3, NotFound: 4, Conflict: 5}
 
