@@ -116,12 +116,18 @@ def call_status(app: App, app_id: str, user: str = "User1") -> dict[str, str]:
     return {ep.channel_type: ep.attributes["CallStatus"][0] for ep in eps}
 
 
-@contextlib.contextmanager
-def serve(asgi: Any) -> Iterator[str]:
-    """Serve an ASGI app on a free loopback port (a real uvicorn server); yields its base URL."""
+def reserve_port() -> socket.socket:
+    """A bound loopback socket, so a URL is known before its server is built."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.contextmanager
+def serve(asgi: Any, sock: socket.socket | None = None) -> Iterator[str]:
+    """Serve an ASGI app on a loopback port (a real uvicorn server); yields its base URL."""
+    sock = sock or reserve_port()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(asgi, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

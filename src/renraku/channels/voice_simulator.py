@@ -51,7 +51,7 @@ from renraku.domain.timefmt import iso
 from renraku.errors import ConfigError, InvalidInput, Problem
 from renraku.services import calls as call_service
 from renraku.services.call_functions import FunctionInvoker, RuntimeInvoker
-from renraku.services.call_runner import CallContext, drive
+from renraku.services.call_runner import CallContext, apply_reached, drive
 from renraku.settings import Settings
 from renraku.store import calls as call_store
 
@@ -284,7 +284,7 @@ class SimulatedVoice:
             endpoint_id=request.endpoint_id,
             address=request.address,
             invoker=self.invoker,
-            on_reached=_apply_reached,
+            on_reached=apply_reached,
         )
         state = new_call(
             request.flow_id,
@@ -388,16 +388,3 @@ class SimulatedVoice:
             ctx.log.append({**entry, "Heard": "full"})
             clock.add(seconds)
         return True
-
-
-def _apply_reached(ctx: CallContext, status: str, at: datetime) -> None:
-    with ctx.app.store.begin() as conn:
-        call_service.mark_reached(
-            conn,
-            ctx.app_id,
-            user_id=ctx.user_id,
-            endpoint_id=ctx.endpoint_id,
-            address=ctx.address,
-            status=status,
-            at=iso(at),
-        )

@@ -108,3 +108,20 @@ def drive(
         if follow is None:
             return state, phone
         step = advance(flow, state, follow)
+
+
+def apply_reached(ctx: CallContext, status: str, at: datetime) -> None:
+    """MarkReached: the call endpoint's CallStatus becomes ``status``, the user's other pending
+    endpoints CANCELED, committed at once so segment splits see it."""
+    from renraku.services import calls as call_service
+
+    with ctx.app.store.begin() as conn:
+        call_service.mark_reached(
+            conn,
+            ctx.app_id,
+            user_id=ctx.user_id,
+            endpoint_id=ctx.endpoint_id,
+            address=ctx.address,
+            status=status,
+            at=iso(at),
+        )

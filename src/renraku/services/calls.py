@@ -468,3 +468,28 @@ def stop(app: App, app_id: str, call_id: str) -> dict[str, Any]:
         reason="stopped by StopContact",
         ended_at=now,
     )
+
+
+def save_progress(
+    app: App,
+    app_id: str,
+    call_id: str,
+    *,
+    state: Mapping[str, Any] | None = None,
+    transcript: list[dict[str, Any]] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Store a running call's flow state and the transcript entries added since the last save."""
+    with app.store.begin() as conn:
+        call = call_store.get(conn, app_id, call_id)
+        updates: dict[str, Any] = dict(values or {})
+        if state is not None:
+            updates["State"] = dict(state)
+            updates["Path"] = list(state.get("Path") or [])
+            updates["Attributes"] = dict(state.get("Attributes") or {})
+            updates["Digits"] = "".join(state.get("Inputs") or [])[:64]
+        if transcript:
+            updates["Transcript"] = [*(call["Transcript"] or []), *transcript]
+        if updates:
+            call_store.update_call(conn, app_id, call_id, updates)
+        return call_store.get(conn, app_id, call_id)
