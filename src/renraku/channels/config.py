@@ -94,7 +94,7 @@ class SmsSettings(BaseModel):
 class WebhookSettings(BaseModel):
     """The custom channel's webhooks, and where providers reach renraku (``public_url``)."""
 
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = "http://127.0.0.1:8080"  # where `renraku serve` listens by default
     timeout_seconds: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, le=10)
     max_response_bytes: int = Field(default=1_048_576, ge=1024)

@@ -13,9 +13,11 @@ from renraku import __version__
 from renraku.cli import apps as apps_cli
 from renraku.cli import calls as calls_cli
 from renraku.cli import clock as clock_cli
+from renraku.cli import config as config_cli
 from renraku.cli import endpoints as endpoints_cli
 from renraku.cli import events as events_cli
 from renraku.cli import flows as flows_cli
+from renraku.cli import functions as functions_cli
 from renraku.cli import imports as imports_cli
 from renraku.cli import journeys as journeys_cli
 from renraku.cli import keys as keys_cli
@@ -79,6 +81,8 @@ cli.add_typer(segments_cli.group, name="segments")
 cli.add_typer(flows_cli.group, name="flows")
 cli.add_typer(calls_cli.group, name="calls")
 cli.add_typer(templates_cli.group, name="templates")
+cli.add_typer(config_cli.group, name="config")
+cli.add_typer(functions_cli.group, name="functions")
 cli.command("serve")(serve_command)
 cli.add_typer(keys_cli.group, name="keys")
 cli.add_typer(journeys_cli.group, name="journeys")
