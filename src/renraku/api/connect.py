@@ -312,6 +312,30 @@ class ConnectApi:
         call_service.stop(self.app, app_id, call["Id"])
         return {}
 
+    def report_outcome(
+        self, principal: Principal | None, params: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """renraku's own: a flow running in Amazon Connect reports how the call ended."""
+        app_id = self._app_id(principal, params)
+        contact_id = str(params.get("ContactId") or "")
+        outcome = str(params.get("Outcome") or "")
+        if outcome not in call_service.OUTCOMES:
+            raise ConnectError(
+                400, "InvalidParameterException", f"Outcome must be one of {call_service.OUTCOMES}"
+            )
+        with self.app.store.connect() as conn:
+            call = call_store.find(conn, app_id, contact_id) or call_store.by_provider_id(
+                conn, "connect", contact_id
+            )
+        if call is None or call["ApplicationId"] != app_id:
+            raise ConnectError(
+                404, "ResourceNotFoundException", f"contact {contact_id!r} not found"
+            )
+        done = call_service.finish(
+            self.app, app_id, call["Id"], outcome=outcome, digits=str(params.get("Digits") or "")
+        )
+        return {"CallId": done["Id"], "Outcome": done["Outcome"]}
+
 
 def build_router(app: App, auth: Authenticator | None = None) -> APIRouter:
     """The Connect-compatible routes over ``app`` (``auth``: the server's Authenticator)."""
@@ -344,5 +368,9 @@ def build_router(app: App, auth: Authenticator | None = None) -> APIRouter:
     @router.post("/contact/stop")
     async def stop_contact(request: Request) -> Response:
         return await api._run(request, api.stop_contact)
+
+    @router.post("/voice/connect/outcome")
+    async def report_outcome(request: Request) -> Response:
+        return await api._run(request, api.report_outcome)
 
     return router
