@@ -93,7 +93,7 @@ class TwimlRoutes:
     def __init__(self, app: App, invoker: FunctionInvoker | None = None) -> None:
         self.app = app
         channel_invoker = getattr(app.channels.get("VOICE"), "invoker", None)
-        self.invoker = invoker or channel_invoker or RuntimeInvoker(app.settings)
+        self.invoker = invoker or channel_invoker or RuntimeInvoker(app.settings, app)
         self.cfg = app.settings.voice.twilio
 
     def verified(self, request: Request, form: Mapping[str, str]) -> bool:

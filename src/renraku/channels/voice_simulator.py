@@ -186,6 +186,8 @@ class SimulatedVoice:
 
     def bind(self, app: App) -> None:
         self._app = app
+        if isinstance(self.invoker, RuntimeInvoker):
+            self.invoker.app = app
 
     @property
     def app(self) -> App:

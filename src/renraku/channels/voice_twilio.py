@@ -59,6 +59,8 @@ class TwilioVoice:
 
     def bind(self, app: App) -> None:
         self._app = app
+        if isinstance(self.invoker, RuntimeInvoker):
+            self.invoker.app = app
 
     @property
     def app(self) -> App:

@@ -7,11 +7,15 @@ JSON) becomes :class:`FunctionError`, which the flow takes as its error branch.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from renraku import functions
+from renraku.errors import RenrakuError
 from renraku.settings import Settings
+
+if TYPE_CHECKING:
+    from renraku.app import App
 
 
 class FunctionError(Exception):
@@ -19,29 +23,47 @@ class FunctionError(Exception):
 
 
 class FunctionInvoker(Protocol):
-    def __call__(self, name: str, event: Mapping[str, Any], timeout_seconds: float) -> Any:
-        """The function's return value, or FunctionError."""
+    def __call__(
+        self,
+        name: str,
+        event: Mapping[str, Any],
+        timeout_seconds: float,
+        *,
+        application: str | None = None,
+    ) -> Any:
+        """The function's return value, or FunctionError (``application``: the call's app)."""
         ...
 
 
 class RuntimeInvoker:
-    """Runs functions through ``renraku.functions`` (isolated worker processes)."""
+    """Runs functions through ``renraku.functions`` (isolated worker processes, their own
+    environment; a function calling back into renraku gets credentials for the call's app)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, app: App | None = None) -> None:
         self.settings = settings
+        self.app = app
 
-    def __call__(self, name: str, event: Mapping[str, Any], timeout_seconds: float) -> Any:
+    def __call__(
+        self,
+        name: str,
+        event: Mapping[str, Any],
+        timeout_seconds: float,
+        *,
+        application: str | None = None,
+    ) -> Any:
         try:
-            runtime = importlib.import_module("renraku.functions")
-        except ImportError as exc:  # the runtime is an optional part of an installation
-            raise FunctionError(f"no functions runtime to run {name!r}") from exc
-        invoke: Callable[..., Any] | None = getattr(runtime, "invoke", None)
-        if invoke is None:
-            raise FunctionError(f"the functions runtime cannot invoke {name!r}")
-        try:
-            return invoke(self.settings, name, dict(event), timeout_seconds=timeout_seconds)
-        except Exception as exc:  # a function's failure must not end the worker
+            return functions.invoke(
+                self.settings,
+                name,
+                dict(event),
+                timeout_seconds=timeout_seconds,
+                app=self.app,
+                application=application,
+            )
+        except functions.FunctionFailed as exc:
             raise FunctionError(f"function {name!r} failed: {exc}") from exc
+        except RenrakuError as exc:  # unknown function, bad settings
+            raise FunctionError(str(exc)) from exc
 
 
 class LocalInvoker:
@@ -51,7 +73,14 @@ class LocalInvoker:
         self.handlers = dict(handlers)
         self.calls: list[tuple[str, Mapping[str, Any]]] = []
 
-    def __call__(self, name: str, event: Mapping[str, Any], timeout_seconds: float) -> Any:
+    def __call__(
+        self,
+        name: str,
+        event: Mapping[str, Any],
+        timeout_seconds: float,
+        *,
+        application: str | None = None,
+    ) -> Any:
         self.calls.append((name, event))
         handler = self.handlers.get(name)
         if handler is None:

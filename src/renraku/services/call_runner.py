@@ -62,7 +62,7 @@ def _invoke(ctx: CallContext, cmd: InvokeFunction, at: datetime) -> Event:
     entry: dict[str, Any] = {"At": iso(at), "Action": cmd.action, "Kind": "Function"}
     entry["Function"] = cmd.function
     try:
-        result = ctx.invoker(cmd.function, cmd.event, cmd.timeout_seconds)
+        result = ctx.invoker(cmd.function, cmd.event, cmd.timeout_seconds, application=ctx.app_id)
     except FunctionError as exc:
         ctx.log.append({**entry, "Ok": False, "Error": str(exc)})
         return FunctionFailed(str(exc))

@@ -8,7 +8,6 @@ them; capacity refusals are transient and record nothing (the engine retries the
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -299,11 +298,9 @@ def wake(conn: Connection, app_id: str, send_key: str | None, at: str) -> None:
     """Tell the journey engine the send's outcome is known at ``at``."""
     if not send_key:
         return
-    try:
-        engine_wake = importlib.import_module("renraku.engine.wake")
-    except ImportError:  # no journey engine in this installation: nobody is waiting
-        return
-    engine_wake.wake_for_send(conn, app_id, send_key, at=at)
+    from renraku.engine.wake import wake_for_send  # the engine imports channels: import late
+
+    wake_for_send(conn, app_id, send_key, at=at)
 
 
 def finish(
