@@ -46,4 +46,7 @@ def provider_channels(settings: Settings, store: Store) -> dict[str, Channel]:
             channels[transport.channel] = PolicedChannel(
                 transport, store, settings.policies, settings.webhooks
             )
+    from renraku.channels.custom import CustomChannel
+
+    channels["CUSTOM"] = CustomChannel(settings, store)
     return channels
