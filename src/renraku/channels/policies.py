@@ -44,6 +44,9 @@ class ProviderError(Exception):
         self.bounce = bounce
         self.opt_out = opt_out
 
+    def __str__(self) -> str:
+        return self.reason
+
 
 def screen(endpoint: Endpoint | None, suppression_reason: str | None) -> str | None:
     """Why a message must not go to ``endpoint`` now, or None when it may."""
