@@ -27,6 +27,7 @@ from renraku.channels.config import (
 )
 from renraku.channels.voice_config import VoiceSettings
 from renraku.engine.config import JourneySettings
+from renraku.web.config import DashboardSettings
 
 DEFAULT_DB_URL = "sqlite:///renraku.db"
 
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     policies: PolicySettings = PolicySettings()
     voice: VoiceSettings = VoiceSettings()
     journeys: JourneySettings = JourneySettings()
+    dashboard: DashboardSettings = DashboardSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -85,6 +85,9 @@ def create_api(app: App) -> FastAPI:
     api.router.routes.append(
         Route("/v1/{rest:path}", pinpoint.endpoint, methods=ALL_METHODS, include_in_schema=False)
     )
+    from renraku.web.mount import mount_dashboard
+
+    mount_dashboard(api, app)  # the dashboard under /ui; / redirects there
     api.add_middleware(MetricsMiddleware, metrics=metrics)
     return api
 

@@ -14,6 +14,7 @@ from renraku.cli import apps as apps_cli
 from renraku.cli import calls as calls_cli
 from renraku.cli import clock as clock_cli
 from renraku.cli import config as config_cli
+from renraku.cli import dashboard as dashboard_cli
 from renraku.cli import endpoints as endpoints_cli
 from renraku.cli import events as events_cli
 from renraku.cli import flows as flows_cli
@@ -85,6 +86,7 @@ cli.add_typer(config_cli.group, name="config")
 cli.add_typer(functions_cli.group, name="functions")
 cli.command("serve")(serve_command)
 cli.add_typer(keys_cli.group, name="keys")
+cli.add_typer(dashboard_cli.group, name="dashboard-users")
 cli.add_typer(journeys_cli.group, name="journeys")
 cli.add_typer(events_cli.group, name="events")
 cli.add_typer(clock_cli.group, name="clock")
