@@ -21,6 +21,7 @@ from sqlalchemy import (
     Connection,
     Float,
     Select,
+    String,
     and_,
     cast,
     exists,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     select,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
@@ -257,25 +259,27 @@ def segment_counts(
     where = and_(
         endpoints.c.app_id == app_id, segment_predicate(conn, app_id, segment_key, now=now)
     )
+    # One statement, one pass over the matches: per-channel counts, distinct users, and endpoints
+    # without a user (each its own user, as in renraku.domain.endpoints).
     matched = (
-        select(endpoints.c.channel_type, endpoints.c.user_id, endpoints.c.id)
+        select(endpoints.c.channel_type, endpoints.c.user_id)
         .where(where)
         .cte("matched")
+        .prefix_with("MATERIALIZED")
     )
-    by_channel = {
-        str(r[0]): int(r[1])
-        for r in conn.execute(
-            select(matched.c.channel_type, func.count())
-            .group_by(matched.c.channel_type)
-            .order_by(matched.c.channel_type)
-        )
-    }
-    # Endpoints without a user are each their own user (renraku.domain.endpoints).
-    users = conn.execute(
-        select(
-            func.count(func.distinct(matched.c.user_id))
-            + func.count()
-            - func.count(matched.c.user_id)
-        )
-    ).scalar_one()
-    return {"Count": sum(by_channel.values()), "Users": int(users), "ByChannel": by_channel}
+    users = select(matched.c.user_id).where(matched.c.user_id.is_not(None))
+    users = users.group_by(matched.c.user_id).subquery("users")
+    stmt = union_all(
+        select(literal(0), matched.c.channel_type, func.count()).group_by(matched.c.channel_type),
+        select(literal(1), literal(None, String), func.count()).select_from(users),
+        select(literal(2), literal(None, String), func.count()).where(matched.c.user_id.is_(None)),
+    )
+    by_channel: dict[str, int] = {}
+    users_count = 0
+    for part, channel, n in conn.execute(stmt):
+        if part == 0:
+            by_channel[str(channel)] = int(n)
+        else:
+            users_count += int(n)
+    by_channel = dict(sorted(by_channel.items()))
+    return {"Count": sum(by_channel.values()), "Users": users_count, "ByChannel": by_channel}

@@ -571,7 +571,8 @@ def _group_text(group: SegmentGroup) -> str:
             parts.append(f"segment {group.source_type.lower()}({', '.join(shown)})")
     blocks = group.dimensions
     if blocks:
-        if group.group_type == "ALL" and len(blocks) == 1:
+        # One block means the same under ALL and ANY; it is printed (and read back) as ALL.
+        if group.group_type in ("ALL", "ANY") and len(blocks) == 1:
             parts.append(" and ".join(_conditions(blocks[0]) or ["true"]))
         elif group.group_type == "ALL":
             parts.extend(_block_text(b, alone=False) for b in blocks)
