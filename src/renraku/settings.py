@@ -27,6 +27,7 @@ from renraku.channels.config import (
 )
 from renraku.channels.voice_config import VoiceSettings
 from renraku.engine.config import JourneySettings
+from renraku.simulation.config import SimulationSettings
 from renraku.web.config import DashboardSettings
 
 DEFAULT_DB_URL = "sqlite:///renraku.db"
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     voice: VoiceSettings = VoiceSettings()
     journeys: JourneySettings = JourneySettings()
     dashboard: DashboardSettings = DashboardSettings()
+    simulation: SimulationSettings = SimulationSettings()
 
     @classmethod
     def settings_customise_sources(
