@@ -145,8 +145,10 @@ class RecordingChannel:
         self._app: App | None = None
 
     def bind(self, app: App) -> None:
-        """Use the App's journey clock for call outcomes and its store's engine when it is a file."""
+        """Use the App's journey clock for call outcomes, and connections of its store's engine
+        (each delivery batch commits on a connection of its own, apart from the worker's)."""
         self._app = app
+        self._engine = app.store.engine
 
     @property
     def engine(self) -> Engine:
@@ -241,5 +243,5 @@ class RecordingChannel:
         return DeliveryResult(key, "sent", "recording", provider_message_id=key)
 
     def close(self) -> None:
-        if self._engine is not None:
+        if self._engine is not None and self._app is None:
             self._engine.dispose()

@@ -271,6 +271,8 @@ def _metric_names(kind: str, detail: str | None) -> list[str]:
         return ["FAILED", "FAILURE"]
     if kind == "send.unknown":
         return ["UNKNOWN"]
+    if kind == "send.retry":
+        return ["RETRIED"]
     if kind == "send.skipped" and detail:
         return [detail, "SKIPPED"]
     if kind == "send.deferred":

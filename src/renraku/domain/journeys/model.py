@@ -161,6 +161,8 @@ class Journey:
     activities: Mapping[str, Activity]
     start_activity: str
     definition: Mapping[str, Any]
+    # Per-channel sending windows, built on first use (a cache: not part of the value).
+    windows: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def limits(self) -> Mapping[str, Any]:

@@ -373,15 +373,11 @@ HANDLERS: dict[str, Handler] = {
     "End": _end,
 }
 
-_WINDOWS: dict[tuple[str, int, str], Window] = {}
-
-
 def journey_window(journey: Journey, channel: str) -> Window:
-    """The (cached) sending window of a journey version for a channel."""
-    key = (journey.id, journey.version, channel)
-    window = _WINDOWS.get(key)
+    """The sending window of a journey version for a channel (built once per Journey)."""
+    window = journey.windows.get(channel)
     if window is None:
-        window = _WINDOWS[key] = Window(journey.definition, channel)
+        window = journey.windows[channel] = Window(journey.definition, channel)
     return window
 
 
