@@ -348,3 +348,33 @@ def test_a_changed_file_is_not_resumed_but_imported_afresh(
     assert job["TotalProcessed"] == 600
     assert import_service.get_job(app, app_id, first["Id"])["JobStatus"] == "FAILED"
     assert _count(app, endpoints) == 600
+
+
+def test_validation_in_worker_processes_gives_the_same_result_in_file_order(
+    app: App, app_id: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "customers.csv"
+    write_customer_csv(source, 1200)
+    with source.open("a", encoding="utf-8") as out:
+        out.write("SMS,+81 12,late1,PENDING,x,x,Asia/Tokyo,JP\n")
+        out.write("EMAIL,nope,late2,PENDING,x,x,Asia/Tokyo,JP\n")
+    with app.store.begin() as conn:
+        other = str(app_store.create_app(conn, "other", now=app.now_iso())["Id"])
+    serial = import_service.run_import(
+        app, app_id, ImportOptions(source=str(source), batch_size=100, workers=0)
+    )
+    parallel = import_service.run_import(
+        app, other, ImportOptions(source=str(source), batch_size=100, workers=2)
+    )
+    for key in ("JobStatus", "TotalProcessed", "TotalFailures", "Failures"):
+        assert parallel[key] == serial[key]
+    assert [f.line for f in import_service.job_failures(app, other, parallel["Id"])] == [1202, 1203]
+
+    def shape(of: str) -> list[tuple[Any, ...]]:
+        return sorted(
+            (e["ChannelType"], e["Address"], e["User"]["UserId"], json.dumps(e["Attributes"]))
+            for e in _endpoints(app, of).values()
+        )
+
+    assert shape(other) == shape(app_id)
+    assert len(shape(other)) == 1200

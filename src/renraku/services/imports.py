@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from renraku.app import App
 from renraku.errors import ImportRejected, InvalidInput, Problem
 from renraku.importing.failures import Failure
+from renraku.importing.pipeline import ValidatedBatch, default_workers, validated_batches
 from renraku.importing.readers import Reader, open_reader
-from renraku.importing.rows import RowContext, endpoint_row
+from renraku.importing.rows import RowContext
 from renraku.importing.sources import Piece, resolve_pieces
 from renraku.store import endpoints as endpoint_store
 from renraku.store import imports as job_store
@@ -41,6 +42,7 @@ class ImportOptions:
     encoding: str | None = None
     default_region: str | None = None
     batch_size: int | None = None
+    workers: int | None = None  # validation worker processes; None: chosen by file size
 
 
 @dataclass
@@ -57,17 +59,6 @@ class Progress:
 
 
 ProgressFn = Callable[[Progress], None]
-
-
-@dataclass
-class _Batch:
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    failures: list[Failure] = field(default_factory=list)
-    processed: int = 0
-    failed_rows: int = 0
-
-    def size(self) -> int:
-        return self.processed
 
 
 def source_url(source: str) -> str:
@@ -202,6 +193,7 @@ def run_import(
         now=now,
         progress=progress,
         state=Progress(pieces=len(pieces)),
+        workers=options.workers,
     )
     runner.run(pieces, first_reader, fmt, options.encoding)
     with app.store.connect() as conn:
@@ -221,6 +213,7 @@ class _Runner:
     now: str
     progress: ProgressFn | None
     state: Progress
+    workers: int | None = None
 
     def run(
         self, pieces: list[Piece], first: Reader, fmt: str | None, encoding: str | None
@@ -252,38 +245,34 @@ class _Runner:
 
     def _piece(self, reader: Reader, index: int, skip: int, done_bytes: int) -> None:
         ctx = RowContext(self.app_id, reader.piece.name, self.region, self.now)
-        batch = _Batch()
-        if skip == 0:
-            batch.failures.extend(reader.notes)
-        consumed = 0
-        records: Iterator[Any] = reader.records()
-        for record in records:
-            consumed += 1
-            if consumed <= skip:
-                continue
-            row, failures = endpoint_row(ctx, record)
-            batch.processed += 1
-            if row is None:
-                batch.failed_rows += 1
-                batch.failures.extend(failures)
-            else:
-                batch.rows[row["id"]] = row
-            if batch.processed >= self.batch_size:
-                self._flush(batch, index, consumed, piece_done=False)
-                self.state.bytes_done = done_bytes + reader.bytes_read
+        notes = list(reader.notes) if skip == 0 else []
+        workers = self.workers if self.workers is not None else default_workers(reader.piece.size)
+        batches = validated_batches(
+            reader, ctx, batch_size=self.batch_size, skip=skip, workers=workers
+        )
+        pending: ValidatedBatch | None = None
+        for batch in batches:
+            # Flush one batch behind, so the last flush knows the piece is done.
+            if pending is not None:
+                self._flush(pending, index, piece_done=False, notes=notes)
+                notes = []
+                self.state.bytes_done = done_bytes + pending.bytes_read
                 self._report()
-                batch = _Batch()
-        self._flush(batch, index, consumed, piece_done=True)
-        self.state.bytes_done = done_bytes + reader.bytes_read
+            pending = batch
+        if pending is None:
+            pending = ValidatedBatch(consumed=skip)
+        self._flush(pending, index, piece_done=True, notes=notes)
+        self.state.bytes_done = done_bytes + (reader.piece.size or pending.bytes_read)
         self._report()
 
-    def _flush(self, batch: _Batch, index: int, consumed: int, *, piece_done: bool) -> None:
+    def _flush(
+        self, batch: ValidatedBatch, index: int, *, piece_done: bool, notes: list[Failure]
+    ) -> None:
         checkpoint = dict(self.checkpoint)
         if piece_done:
             checkpoint.update(piece=index + 1, records=0, completed=checkpoint["completed"] + 1)
         else:
-            checkpoint.update(piece=index, records=consumed)
-        rows = list(batch.rows.values())
+            checkpoint.update(piece=index, records=batch.consumed)
         with self.app.store.begin() as conn:
             if self.segment_id is None and self.definition["DefineSegment"]:
                 self.segment_id = segment_store.import_segment_for(
@@ -293,13 +282,13 @@ class _Runner:
                     now=self.now,
                     import_definition=self._import_definition(),
                 )
-            endpoint_store.upsert_rows(conn, rows)
-            if self.segment_id is not None:
-                segment_store.add_members(
-                    conn, self.app_id, self.segment_id, (r["id"] for r in rows)
-                )
+            endpoint_store.upsert_driver_tuples(conn, batch.rows, segment_id=self.segment_id)
             checkpoint["failure_seq"] = job_store.add_failures(
-                conn, self.app_id, self.job_id, int(checkpoint["failure_seq"]), batch.failures
+                conn,
+                self.app_id,
+                self.job_id,
+                int(checkpoint["failure_seq"]),
+                notes + batch.failures,
             )
             job_store.record_batch(
                 conn,

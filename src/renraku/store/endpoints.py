@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, select
-from sqlalchemy.dialects import postgresql
 
 from renraku.domain.endpoints import Endpoint
 from renraku.errors import NotFound
@@ -102,29 +101,42 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else "{}"
 
 
-def _driver_tuples(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """Rows as tuples in column order, JSON columns serialised (what the drivers take)."""
-    json_at = [i for i, c in enumerate(_COLUMNS) if c in _JSON_COLUMNS]
-    out = []
-    for row in rows:
-        values = [row[c] for c in _COLUMNS]
-        for i in json_at:
-            values[i] = _json_text(values[i])
-        out.append(tuple(values))
-    return out
+_JSON_AT = tuple(i for i, c in enumerate(_COLUMNS) if c in _JSON_COLUMNS)
+_APP_AT = _COLUMNS.index("app_id")
+_ID_AT = _COLUMNS.index("id")
+
+
+def driver_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A table row (as :func:`to_row` makes it) as the drivers take it: column order, JSON as text.
+
+    Cheap to pickle, so import workers can prepare rows and the writer only sends them.
+    """
+    values = [row[c] for c in _COLUMNS]
+    for i in _JSON_AT:
+        values[i] = _json_text(values[i])
+    return tuple(values)
 
 
 def upsert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert or replace table rows (as :func:`to_row` makes them; ids unique within ``rows``).
+    """Insert or replace table rows (as :func:`to_row` makes them; ids unique within ``rows``)."""
+    return upsert_driver_tuples(conn, [driver_tuple(r) for r in rows])
+
+
+def upsert_driver_tuples(
+    conn: Connection, rows: Sequence[tuple[Any, ...]], *, segment_id: str | None = None
+) -> int:
+    """Insert or replace rows made by :func:`driver_tuple` (ids unique within ``rows``).
 
     The bulk path of imports. PostgreSQL: COPY into a temporary staging table, then one
-    ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``. SQLite: one prepared upsert, executemany.
+    ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` (and, given ``segment_id``, the rows join that
+    static segment from the same staging table). SQLite: one prepared upsert, executemany.
     Existing endpoints keep their creation date.
     """
     if not rows:
         return 0
     cols = ", ".join(f'"{c}"' for c in _COLUMNS)
     updates = ", ".join(f'"{c}" = excluded."{c}"' for c in _REPLACED)
+    upsert = f"ON CONFLICT (app_id, id) DO UPDATE SET {updates}"
     if conn.dialect.name == "postgresql" and len(rows) >= _COPY_THRESHOLD:
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
@@ -132,30 +144,29 @@ def upsert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
         )
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY {_STAGE} ({cols}) FROM STDIN") as copy:
-            for values in _driver_tuples(rows):
+            for values in rows:
                 copy.write_row(values)
-        conn.exec_driver_sql(
-            f"INSERT INTO endpoints ({cols}) SELECT {cols} FROM {_STAGE} "
-            f"ON CONFLICT (app_id, id) DO UPDATE SET {updates}"
-        )
+        conn.exec_driver_sql(f"INSERT INTO endpoints ({cols}) SELECT {cols} FROM {_STAGE} {upsert}")
+        if segment_id is not None:
+            conn.exec_driver_sql(
+                "INSERT INTO segment_members (app_id, segment_id, endpoint_id) "
+                f"SELECT app_id, %(segment)s, id FROM {_STAGE} ON CONFLICT DO NOTHING",
+                {"segment": segment_id},
+            )
         conn.exec_driver_sql(f"TRUNCATE {_STAGE}")
         return len(rows)
     if conn.dialect.name == "postgresql":
-        stmt_pg = postgresql.insert(endpoints)
-        conn.execute(
-            stmt_pg.on_conflict_do_update(
-                index_elements=["app_id", "id"],
-                set_={c: stmt_pg.excluded[c] for c in _REPLACED},
-            ),
-            list(rows),
-        )
-        return len(rows)
-    marks = ", ".join("?" for _ in _COLUMNS)
+        marks = ", ".join("%s" for _ in _COLUMNS)
+    else:
+        marks = ", ".join("?" for _ in _COLUMNS)
     conn.exec_driver_sql(
-        f"INSERT INTO endpoints ({cols}) VALUES ({marks}) "
-        f"ON CONFLICT (app_id, id) DO UPDATE SET {updates}",
-        _driver_tuples(rows),
+        f"INSERT INTO endpoints ({cols}) VALUES ({marks}) {upsert}",
+        list(rows),
     )
+    if segment_id is not None:
+        from renraku.store import segments as segment_store
+
+        segment_store.add_members(conn, rows[0][_APP_AT], segment_id, (r[_ID_AT] for r in rows))
     return len(rows)
 
 

@@ -1,0 +1,112 @@
+"""Records -> validated batches, in this process or in worker processes on the other cores.
+
+Reading stays in the calling process (it is cheap and must follow the file in order); validation
+and normalisation (phonenumbers, email-validator: the expensive part) run in a small pool of
+spawned workers for large pieces. Results come back in file order, and at most ``ahead`` batches
+are in flight, so memory stays flat however large the file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from renraku.importing.failures import Failure
+from renraku.importing.readers import Reader, SourceRecord
+from renraku.importing.rows import RowContext, endpoint_row
+from renraku.store.endpoints import driver_tuple
+
+# Pieces smaller than this are validated in-process: starting workers would cost more.
+PARALLEL_MIN_BYTES = 8 << 20
+
+
+@dataclass
+class ValidatedBatch:
+    """One batch: rows ready for the store (unique ids), failures, and where reading stopped."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    processed: int = 0
+    failed_rows: int = 0
+    consumed: int = 0  # records of the piece read up to the end of this batch
+    bytes_read: int = 0
+
+
+def validate_records(ctx: RowContext, records: list[SourceRecord]) -> ValidatedBatch:
+    """Validate ``records`` into a batch; a later row with the same endpoint id replaces an earlier."""
+    batch = ValidatedBatch(processed=len(records))
+    by_id: dict[str, tuple[Any, ...]] = {}
+    for record in records:
+        row, failures = endpoint_row(ctx, record)
+        if row is None:
+            batch.failed_rows += 1
+            batch.failures.extend(failures)
+        else:
+            by_id[row["id"]] = driver_tuple(row)
+    batch.ids = list(by_id)
+    batch.rows = list(by_id.values())
+    return batch
+
+
+def _chunks(
+    reader: Reader, batch_size: int, skip: int
+) -> Iterator[tuple[list[SourceRecord], int, int]]:
+    """Records in lists of ``batch_size`` after skipping ``skip``: (records, consumed, bytes)."""
+    consumed = 0
+    chunk: list[SourceRecord] = []
+    for record in reader.records():
+        consumed += 1
+        if consumed <= skip:
+            continue
+        chunk.append(record)
+        if len(chunk) >= batch_size:
+            yield chunk, consumed, reader.bytes_read
+            chunk = []
+    yield chunk, consumed, reader.bytes_read
+
+
+def default_workers(size: int | None) -> int:
+    """How many validation workers suit a piece of ``size`` bytes on this machine."""
+    cpus = os.cpu_count() or 1
+    if cpus < 2 or size is None or size < PARALLEL_MIN_BYTES:
+        return 0
+    return min(cpus, 4)
+
+
+def validated_batches(
+    reader: Reader, ctx: RowContext, *, batch_size: int, skip: int = 0, workers: int = 0
+) -> Iterator[ValidatedBatch]:
+    """Validated batches of ``reader``'s records in file order; the last one may be empty."""
+    if workers <= 0:
+        for records, consumed, bytes_read in _chunks(reader, batch_size, skip):
+            batch = validate_records(ctx, records)
+            batch.consumed, batch.bytes_read = consumed, bytes_read
+            yield batch
+        return
+    ahead = workers * 2
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[tuple[Future[ValidatedBatch], int, int]] = deque()
+        try:
+            for records, consumed, bytes_read in _chunks(reader, batch_size, skip):
+                pending.append((pool.submit(validate_records, ctx, records), consumed, bytes_read))
+                if len(pending) >= ahead:
+                    yield _settle(pending.popleft())
+            while pending:
+                yield _settle(pending.popleft())
+        finally:
+            for future, _, _ in pending:
+                future.cancel()
+
+
+def _settle(item: tuple[Future[ValidatedBatch], int, int]) -> ValidatedBatch:
+    future, consumed, bytes_read = item
+    batch = future.result()
+    batch.consumed, batch.bytes_read = consumed, bytes_read
+    return batch
