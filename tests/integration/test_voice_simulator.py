@@ -211,33 +211,80 @@ def test_bad_numbers_unknown_flows_and_disallowed_countries_are_recorded_refusal
     app.close()
 
 
-def test_capacity_defers_calls_beyond_the_concurrent_limit_until_calls_end(sqlite_url: str) -> None:
-    app, clock = make_app(sqlite_url, capacity={"max_concurrent_calls": 1, "calls_per_second": 5})
+def test_the_simulator_queues_calls_beyond_the_concurrent_limit_until_a_line_frees(
+    sqlite_url: str,
+) -> None:
+    app, _ = make_app(
+        sqlite_url,
+        capacity={"max_concurrent_calls": 1, "calls_per_second": 5, "max_queue_seconds": 45},
+    )
     app_id, ep = seed_user(app)
-    _, ep2 = seed_user(app, "User2", "+819022222222")
+    eps = [seed_user(app, f"U{i}", f"+81902222222{i}")[1] for i in range(2)]
     seed_flow(app, app_id)
     voice = _voice(app, {"numbers": {}, "default": {"outcome": "no-answer", "ring_seconds": 30}})
-    assert voice.deliver([delivery(app_id, ep, key="a")])[0].outcome == "sent"
-    deferred = voice.deliver([delivery(app_id, ep2, key="b")])[0]
+    first = voice.deliver([delivery(app_id, ep, key="a")])[0]
+    second = voice.deliver([delivery(app_id, eps[0], key="b")])[0]
+    assert second.outcome == "sent"
+    a = call_service.show_call(app, app_id, first.provider_message_id or "")
+    b = call_service.show_call(app, app_id, second.provider_message_id or "")
+    assert b["PlacedAt"] == a["EndedAt"] == "2026-11-26T01:00:30.000Z"
+    # The next free line is 60 s away: beyond max_queue_seconds, so the send is deferred.
+    deferred = voice.deliver([delivery(app_id, eps[1], key="c")])[0]
     assert deferred.outcome == "failed"
     assert not deferred.permanent
-    assert "max_concurrent_calls = 1" in (deferred.reason or "")
-    clock.advance(31)
-    assert voice.deliver([delivery(app_id, ep2, key="b")])[0].outcome == "sent"
+    assert "max_queue_seconds" in (deferred.reason or "")
     app.close()
 
 
-def test_calls_per_second_is_enforced_on_the_clock(sqlite_url: str) -> None:
-    app, clock = make_app(sqlite_url, capacity={"calls_per_second": 2})
+def test_the_simulator_paces_calls_to_calls_per_second(sqlite_url: str) -> None:
+    app, _ = make_app(sqlite_url, capacity={"calls_per_second": 2})
     app_id, _ = seed_user(app)
     seed_flow(app, app_id)
     voice = _voice(app, {"numbers": {}, "default": {"outcome": "busy"}})
-    eps = [seed_user(app, f"U{i}", f"+81903333333{i}")[1] for i in range(3)]
-    results = [voice.deliver([delivery(app_id, e, key=f"k{i}")])[0] for i, e in enumerate(eps)]
-    assert [r.outcome for r in results] == ["sent", "sent", "failed"]
-    assert "calls_per_second" in (results[2].reason or "")
-    clock.advance(1.5)
-    assert voice.deliver([delivery(app_id, eps[2], key="k2")])[0].outcome == "sent"
+    eps = [seed_user(app, f"U{i}", f"+81903333333{i}")[1] for i in range(5)]
+    results = voice.deliver([delivery(app_id, e, key=f"k{i}") for i, e in enumerate(eps)])
+    placed = [
+        call_service.show_call(app, app_id, r.provider_message_id or "")["PlacedAt"]
+        for r in results
+    ]
+    assert placed == [
+        "2026-11-26T01:00:00.000Z",
+        "2026-11-26T01:00:00.000Z",
+        "2026-11-26T01:00:01.000Z",
+        "2026-11-26T01:00:01.000Z",
+        "2026-11-26T01:00:02.000Z",
+    ]
+    app.close()
+
+
+class _LiveDialer:
+    """A provider that places calls now or not at all (as Twilio and Connect do)."""
+
+    provider = "live"
+    local_flows = False
+    queues = False
+
+    def dial(self, request: call_service.CallRequest) -> str | None:
+        return "live-" + request.call_id
+
+
+def test_live_providers_are_refused_transiently_at_capacity_and_pass_when_the_clock_moves(
+    sqlite_url: str,
+) -> None:
+    app, clock = make_app(sqlite_url, capacity={"calls_per_second": 1, "max_concurrent_calls": 5})
+    app_id, ep = seed_user(app)
+    dialer = _LiveDialer()
+
+    def request(key: str) -> call_service.CallRequest:
+        return call_service.request_for(app, delivery(app_id, ep, key=key), dialer)
+
+    assert call_service.place(app, request("a"), dialer).outcome == "sent"
+    refused = call_service.place(app, request("b"), dialer)
+    assert refused.outcome == "failed"
+    assert not refused.permanent
+    assert "calls_per_second" in (refused.reason or "")
+    clock.advance(1)
+    assert call_service.place(app, request("b"), dialer).outcome == "sent"
     app.close()
 
 

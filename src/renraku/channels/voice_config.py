@@ -62,6 +62,9 @@ class VoiceCapacity(BaseModel):
 
     max_concurrent_calls: int = Field(default=10, ge=1)
     calls_per_second: float = Field(default=2.0, gt=0)
+    # The simulator queues a call for the next free slot up to this far ahead of the clock
+    # (calls are computed whole); real providers refuse instead and the engine retries.
+    max_queue_seconds: float = Field(default=3600.0, ge=0)
 
 
 class VoiceSettings(BaseModel):

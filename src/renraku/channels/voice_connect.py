@@ -53,6 +53,7 @@ class ConnectVoice:
     name = "VOICE"
     provider = "connect"
     local_flows = False
+    queues = False
 
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self.settings = settings

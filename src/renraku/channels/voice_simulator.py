@@ -176,6 +176,7 @@ class SimulatedVoice:
     name = "VOICE"
     provider = "simulator"
     local_flows = True
+    queues = True
 
     def __init__(self, settings: Settings, script: Script | None = None) -> None:
         self.settings = settings
@@ -258,8 +259,7 @@ class SimulatedVoice:
         app = self.app
         callee = self.callee_for(request.address, request.send_key or request.call_id)
         outcome = SCRIPT_OUTCOMES[callee.outcome]
-        start = app.clock.now()
-        clock = _Clock(start)
+        clock = _Clock(request.start_at or app.clock.now())
         if outcome in ("NO_ANSWER", "BUSY", "FAILED"):
             ring = {"NO_ANSWER": self.sim.no_answer_ring_seconds, "BUSY": 2.0, "FAILED": 0.0}
             end = clock.add(

@@ -49,6 +49,7 @@ class TwilioVoice:
     name = "VOICE"
     provider = "twilio"
     local_flows = True
+    queues = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from renraku.app import App
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.domain.endpoints import Endpoint, apply_update
-from renraku.domain.timefmt import iso
+from renraku.domain.timefmt import iso, parse_iso
 from renraku.errors import InvalidInput, NotFound
 from renraku.services import flows as flow_service
 from renraku.store import apps as app_store
@@ -43,6 +43,7 @@ class CallRequest:
     flow_id: str
     attributes: Mapping[str, str]
     send_key: str | None = None
+    start_at: datetime | None = None  # when the call starts (a simulator may queue it)
     user_id: str | None = None
     endpoint_id: str | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
@@ -51,6 +52,7 @@ class CallRequest:
 class Dialer(Protocol):
     provider: str
     local_flows: bool  # True: renraku runs the flow (simulator, Twilio); False: Connect does
+    queues: bool  # True: a call may be scheduled for a later free slot (the simulator)
 
     def dial(self, request: CallRequest) -> str | None:
         """Start the call; the provider's call id. Raises CallRefused or CallDeferred."""
@@ -87,6 +89,29 @@ def destination_problem(app: App, app_id: str, address: str) -> str | None:
     return None
 
 
+def capacity_slot(conn: Connection, app: App, now: datetime) -> datetime | None:
+    """The earliest moment from ``now`` at which a call may start within both limits (None when
+    that is beyond ``max_queue_seconds``, or unknowable because calls in progress have no end)."""
+    cap = app.settings.voice.capacity
+    per_second = max(1, int(cap.calls_per_second))
+    call_store.lock_capacity(conn)
+    t = now
+    for _ in range(1000):
+        ends = call_store.active_ends(conn, iso(t))
+        if len(ends) >= cap.max_concurrent_calls:
+            free = ends[len(ends) - cap.max_concurrent_calls]
+            if free is None:
+                return None
+            t = parse_iso(free)
+            continue
+        placed = call_store.placed_between(conn, iso(t - timedelta(seconds=1)), iso(t))
+        if len(placed) >= per_second:
+            t = parse_iso(placed[len(placed) - per_second]) + timedelta(seconds=1)
+            continue
+        return t if (t - now).total_seconds() <= cap.max_queue_seconds else None
+    return None
+
+
 def capacity_problem(conn: Connection, app: App, now: datetime) -> str | None:
     """Why no call may start at ``now`` (shared by every worker through the calls table)."""
     cap = app.settings.voice.capacity
@@ -95,7 +120,7 @@ def capacity_problem(conn: Connection, app: App, now: datetime) -> str | None:
     if active >= cap.max_concurrent_calls:
         return f"{active} calls in progress (max_concurrent_calls = {cap.max_concurrent_calls})"
     window = call_store.count_placed_between(conn, iso(now - timedelta(seconds=1)), iso(now))
-    if window >= cap.calls_per_second:
+    if window >= max(1, int(cap.calls_per_second)):
         return (
             f"{window} calls started in the last second (calls_per_second = {cap.calls_per_second})"
         )
@@ -225,7 +250,13 @@ def place(app: App, request: CallRequest, dialer: Dialer) -> DeliveryResult:
     now_dt = app.clock.now()
     try:
         with app.store.begin() as conn:
-            busy = capacity_problem(conn, app, now_dt)
+            if dialer.queues:
+                slot = capacity_slot(conn, app, now_dt)
+                busy = None if slot is not None else "no free slot within max_queue_seconds"
+                now_dt = slot or now_dt
+                request = replace(request, start_at=slot)
+            else:
+                busy = capacity_problem(conn, app, now_dt)
             if busy is None:
                 call_store.insert_call(
                     conn,

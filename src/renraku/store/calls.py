@@ -200,17 +200,32 @@ def count_active(conn: Connection, now: str) -> int:
 
 
 def count_placed_between(conn: Connection, start: str, end: str) -> int:
-    """Calls placed in ``[start, end]`` (the calls-per-second window)."""
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(calls)
-            .where(
-                and_(
-                    calls.c.placed_at >= start,
-                    calls.c.placed_at <= end,
-                    calls.c.status != "REFUSED",
-                )
-            )
-        ).scalar_one()
+    """Calls placed in ``(start, end]`` (the calls-per-second window)."""
+    return len(placed_between(conn, start, end))
+
+
+def placed_between(conn: Connection, start: str, end: str) -> list[str]:
+    """When the calls placed in ``(start, end]`` started, oldest first."""
+    rows = conn.execute(
+        select(calls.c.placed_at)
+        .where(
+            and_(calls.c.placed_at > start, calls.c.placed_at <= end, calls.c.status != "REFUSED")
+        )
+        .order_by(calls.c.placed_at)
     )
+    return [r.placed_at for r in rows]
+
+
+def active_ends(conn: Connection, now: str) -> list[str | None]:
+    """When each call in progress at ``now`` ends (None: not known yet), soonest first."""
+    rows = conn.execute(
+        select(calls.c.ended_at).where(
+            and_(
+                calls.c.placed_at <= now,
+                or_(calls.c.ended_at.is_(None), calls.c.ended_at > now),
+                calls.c.status != "REFUSED",
+            )
+        )
+    )
+    ends = [r.ended_at for r in rows]
+    return sorted(e for e in ends if e is not None) + [None] * ends.count(None)
