@@ -21,8 +21,11 @@ from starlette.responses import Response
 from renraku.api.auth import Authenticator, AuthError, Principal
 from renraku.api.aws.pinpoint import apps as _apps  # noqa: F401  (registers handlers)
 from renraku.api.aws.pinpoint import endpoints as _endpoints  # noqa: F401
+from renraku.api.aws.pinpoint import events as _events  # noqa: F401
 from renraku.api.aws.pinpoint import imports as _imports  # noqa: F401
+from renraku.api.aws.pinpoint import journeys as _journeys  # noqa: F401
 from renraku.api.aws.pinpoint import segments as _segments  # noqa: F401
+from renraku.api.aws.pinpoint import templates as _templates  # noqa: F401
 from renraku.api.aws.pinpoint.calls import HANDLERS, Call
 from renraku.api.aws.pinpoint.model import SIGNING_NAME, RequestError, conform, pinpoint_model
 from renraku.api.sigv4 import SignedRequest

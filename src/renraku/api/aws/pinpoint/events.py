@@ -1,0 +1,34 @@
+"""Pinpoint PutEvents: application events recorded and acted on by journeys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from renraku.api.aws.pinpoint.calls import Call, Payload, operation
+from renraku.services import events as event_service
+
+
+@operation("PutEvents")
+def put_events(call: Call) -> Payload:
+    request = call.body("EventsRequest")
+    outcome = event_service.put_events(call.app, call.app_id, request)
+    results: dict[str, dict[str, Any]] = {}
+    for where, result in (outcome.get("Results") or {}).items():
+        endpoint_id, _, event_id = str(where).partition("/")
+        item = results.setdefault(
+            endpoint_id,
+            {
+                "EndpointItemResponse": {"StatusCode": 202, "Message": "Accepted"},
+                "EventsItemResponse": {},
+            },
+        )
+        item["EventsItemResponse"][event_id] = {
+            "StatusCode": int(result.get("StatusCode", 202)),
+            "Message": str(result.get("Message", "")),
+        }
+        if int(result.get("StatusCode", 202)) >= 400:
+            item["EndpointItemResponse"] = {
+                "StatusCode": int(result["StatusCode"]),
+                "Message": str(result.get("Message", "")),
+            }
+    return {"Results": results}
