@@ -24,7 +24,7 @@ from renraku.store import apps as app_store
 from renraku.store import endpoints as endpoint_store
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SEED_FUNCTION = "pinpoint-connect-demo-update-status-lambda"
+SEED_FUNCTION = "update-call-status"
 
 
 class FixedClock:

@@ -68,7 +68,7 @@ def test_pressing_1_invokes_the_function_with_connects_event_and_the_user_id() -
     step = advance(flow, advance(flow, placed(), Answered()).state, Digits("1"))
     (invoke,) = step.commands
     assert isinstance(invoke, InvokeFunction)
-    assert invoke.function == "pinpoint-connect-demo-update-status-lambda"
+    assert invoke.function == "update-call-status"
     assert invoke.timeout_seconds == 8
     assert invoke.event["Name"] == "ContactFlowEvent"
     assert invoke.event["Details"]["Parameters"] == {"userId": "User1"}
