@@ -95,6 +95,7 @@ class TwimlRoutes:
         channel_invoker = getattr(app.channels.get("VOICE"), "invoker", None)
         self.invoker = invoker or channel_invoker or RuntimeInvoker(app.settings, app)
         self.cfg = app.settings.voice.twilio
+        self.public_url = (self.cfg.public_url or app.settings.webhooks.public_url).rstrip("/")
 
     def verified(self, request: Request, form: Mapping[str, str]) -> bool:
         token = self.cfg.auth_token
@@ -103,11 +104,11 @@ class TwimlRoutes:
         validator = RequestValidator(token.get_secret_value())
         signature = request.headers.get("X-Twilio-Signature", "")
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        urls = [self.cfg.public_url.rstrip("/") + path, str(request.url)]
+        urls = [self.public_url + path, str(request.url)]
         return any(validator.validate(url, dict(form), signature) for url in urls)
 
     def base(self, call_id: str) -> str:
-        return self.cfg.public_url.rstrip("/") + f"/twilio/voice/{call_id}"
+        return self.public_url + f"/twilio/voice/{call_id}"
 
     def step(self, call_id: str, form: Mapping[str, str], kind: str) -> str:
         with self.app.store.connect() as conn:

@@ -32,12 +32,13 @@ class VoiceSimulatorSettings(BaseModel):
 
 class VoiceTwilioSettings(BaseModel):
     """Twilio Programmable Voice. ``public_url`` is where Twilio reaches renraku's TwiML routes
-    (``renraku serve``); ``base_url`` points the client at another host (the local simulator)."""
+    (``renraku serve``; default: ``[webhooks] public_url``); ``base_url`` points the client at
+    another host (the local simulator)."""
 
     account_sid: str | None = None
     auth_token: SecretStr | None = None
     from_number: str | None = None
-    public_url: str = "http://127.0.0.1:8080"
+    public_url: str | None = None
     base_url: str | None = None
     machine_detection: bool = True
     timeout_seconds: int = Field(default=30, ge=5, le=600)  # ring time

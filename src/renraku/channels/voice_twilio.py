@@ -96,7 +96,8 @@ class TwilioVoice:
         return None if call is None else call_service.result_of(call, key, self.provider)
 
     def dial(self, request: call_service.CallRequest) -> str | None:
-        base = self.cfg.public_url.rstrip("/") + f"/twilio/voice/{request.call_id}"
+        public = self.cfg.public_url or self.settings.webhooks.public_url
+        base = public.rstrip("/") + f"/twilio/voice/{request.call_id}"
         origination = request.origination or self.cfg.from_number
         if not origination:
             raise call_service.CallRefused(
