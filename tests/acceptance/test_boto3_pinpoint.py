@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
 RENRAKU = str(Path(sys.executable).parent / "renraku")
+SEED_JOURNEY = Path(__file__).resolve().parents[2] / "examples" / "seed-journey.json"
 SEED_CSV = (
     "Channel,Address,User.UserID,Attributes.CallStatus,Attributes.Index\n"
     "CUSTOM,+819011111111,User1,Pending,User1-Custom\n"
@@ -143,7 +144,7 @@ def test_the_seeds_pinpoint_scripts_run_unmodified_against_renraku_serve(
             "Format": "CSV",
             "RoleArn": ROLE,
             "DefineSegment": True,
-            "SegmentName": "sample_call_sms_email_list.csv",
+            "SegmentName": "seed-customers",
         },
     )["ImportJobResponse"]
     assert job["JobStatus"] == "COMPLETED"
@@ -154,7 +155,7 @@ def test_the_seeds_pinpoint_scripts_run_unmodified_against_renraku_serve(
     dynamic = pinpoint.create_segment(
         ApplicationId=app_id,
         WriteSegmentRequest={
-            "Name": "email-pending",
+            "Name": "seed-pending-email",
             "Dimensions": {
                 "Demographic": {"Channel": {"DimensionType": "INCLUSIVE", "Values": ["EMAIL"]}},
                 "Attributes": {"CallStatus": {"AttributeType": "INCLUSIVE", "Values": ["Pending"]}},
@@ -182,8 +183,45 @@ def test_the_seeds_pinpoint_scripts_run_unmodified_against_renraku_serve(
         "User1-SMS": ["CANCELED"],
         "User1-EMAIL": ["CANCELED"],
     }
+
+    # The seed's journey, in Pinpoint's vocabulary: call, wait, split, SMS, wait, split, email.
+    journey = json.loads(SEED_JOURNEY.read_text(encoding="utf-8"))
+    del journey["Activities"]["done"]  # renraku's explicit End; Pinpoint just stops
+    for activity in journey["Activities"].values():
+        for body in activity.values():
+            for link in ("NextActivity", "FalseActivity"):
+                if isinstance(body, dict) and body.get(link) == "done":
+                    del body[link]
+    pinpoint.create_sms_template(
+        TemplateName="seed-sms", SMSTemplateRequest={"Body": "Please check your email."}
+    )
+    pinpoint.create_email_template(
+        TemplateName="seed-email",
+        EmailTemplateRequest={"Subject": "Details", "TextPart": "Hello", "HtmlPart": "<p>Hi</p>"},
+    )
+    journey_id = pinpoint.create_journey(ApplicationId=app_id, WriteJourneyRequest=journey)[
+        "JourneyResponse"
+    ]["Id"]
+    state = pinpoint.update_journey_state(
+        ApplicationId=app_id, JourneyId=journey_id, JourneyStateRequest={"State": "ACTIVE"}
+    )["JourneyResponse"]["State"]
+    assert state == "ACTIVE"
+    metrics = pinpoint.get_journey_execution_metrics(ApplicationId=app_id, JourneyId=journey_id)
+    assert metrics["JourneyExecutionMetricsResponse"]["JourneyId"] == journey_id
+    call_metrics = pinpoint.get_journey_execution_activity_metrics(
+        ApplicationId=app_id, JourneyId=journey_id, JourneyActivityId="call"
+    )
+    assert call_metrics["JourneyExecutionActivityMetricsResponse"]["ActivityType"] == "CUSTOM"
     assert shapes.problems == []
-    assert {"CreateApp", "CreateImportJob", "CreateSegment", "UpdateEndpoint"} <= set(shapes.seen)
+    assert {
+        "CreateApp",
+        "CreateImportJob",
+        "CreateSegment",
+        "UpdateEndpoint",
+        "CreateJourney",
+        "UpdateJourneyState",
+        "GetJourneyExecutionMetrics",
+    } <= set(shapes.seen)
 
     # A key made by the CLI for one application reaches that application only.
     a = pinpoint.create_app(CreateApplicationRequest={"Name": "A"})["ApplicationResponse"]["Id"]
