@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint format services bench clean
+.PHONY: demo test lint format services browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: $(STAMP)
 services:
 	@bash scripts/ensure-services
 
+browser:
+	@bash scripts/ensure-browser
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -29,7 +32,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-test: $(STAMP) services lint
+test: $(STAMP) services browser lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP) services

@@ -54,13 +54,16 @@ def register(router: APIRouter, dash: Dashboard, uploads: Uploads) -> None:
     async def upload(request: Request) -> Response:
         ctx = await dash.ctx(request)
         form = await dash.form(request, ctx)
-        app_id = ctx.need_app()
-        file = form.get("file")
-        if not isinstance(file, UploadFile) or not file.filename:
-            raise InvalidInput([Problem("file", "choose a CSV file")], subject="upload")
-        segment = form.get("segment")
-        name = segment.strip() if isinstance(segment, str) and segment.strip() else None
-        saved = await run_in_threadpool(uploads.save, app_id, file.filename, file.file)
+        try:
+            app_id = ctx.need_app()
+            file = form.get("file")
+            if not isinstance(file, UploadFile) or not file.filename:
+                raise InvalidInput([Problem("file", "choose a CSV file")], subject="upload")
+            segment = form.get("segment")
+            name = segment.strip() if isinstance(segment, str) and segment.strip() else None
+            saved = await run_in_threadpool(uploads.save, app_id, file.filename, file.file)
+        finally:
+            await form.close()
         uploads.start(saved, segment_name=name)
         return redirect(f"{PREFIX}/imports/uploads/{saved.id}")
 

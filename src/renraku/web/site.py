@@ -6,7 +6,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -82,7 +82,9 @@ class Dashboard:
         )
         self.env.globals["prefix"] = PREFIX
         self.env.filters["q"] = lambda v: quote(str(v), safe="")
-        self.env.filters["basename"] = lambda v: str(v or "").rstrip("/").rsplit("/", 1)[-1]
+        self.env.filters["basename"] = lambda v: unquote(
+            str(v or "").rstrip("/").rsplit("/", 1)[-1]
+        )
         self.env.filters["svg"] = lambda v: Markup(v)  # noqa: S704 - built by our own renderers
 
     # ------------------------------------------------------------------ rendering
@@ -148,6 +150,7 @@ class Dashboard:
         given = form.get(CSRF_FIELD)
         token = given if isinstance(given, str) else request.headers.get(CSRF_HEADER)
         if not csrf_matches(ctx.session.csrf, token):
+            await form.close()  # uploaded files are spooled to disk; let them go at once
             raise CsrfRejected()
         return form
 

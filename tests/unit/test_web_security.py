@@ -1,0 +1,53 @@
+"""Dashboard passwords (salted scrypt), session tokens and CSRF checks."""
+
+from __future__ import annotations
+
+from renraku.web.security import (
+    csrf_matches,
+    hash_password,
+    new_token,
+    password_problem,
+    token_hash,
+    verify_password,
+)
+
+
+def test_a_password_verifies_against_its_own_hash_only() -> None:
+    stored = hash_password("correct horse 連絡")
+    assert stored.startswith("scrypt$16384$8$1$")
+    assert verify_password("correct horse 連絡", stored)
+    assert not verify_password("correct horse", stored)
+    assert not verify_password("", stored)
+
+
+def test_each_hash_has_its_own_salt() -> None:
+    assert hash_password("same password") != hash_password("same password")
+    assert hash_password("pw", salt=b"s" * 16) == hash_password("pw", salt=b"s" * 16)
+
+
+def test_malformed_or_foreign_hashes_never_verify() -> None:
+    for stored in ("", "plain", "bcrypt$x$y$z$a$b", "scrypt$x$8$1$AAAA$AAAA", "scrypt$16384$8$1$"):
+        assert not verify_password("anything", stored)
+
+
+def test_password_rules_name_the_limit() -> None:
+    assert password_problem("short") == "at least 8 characters"
+    assert password_problem("x" * 2000) == "at most 1024 characters"
+    assert password_problem("long enough") is None
+
+
+def test_tokens_are_random_and_stored_only_as_hashes() -> None:
+    a, b = new_token(), new_token()
+    assert a != b
+    assert len(a) >= 40
+    assert token_hash(a) != a
+    assert len(token_hash(a)) == 64
+    assert token_hash(a) == token_hash(a)
+
+
+def test_csrf_check_needs_both_tokens_equal() -> None:
+    assert csrf_matches("abc", "abc")
+    assert not csrf_matches("abc", "abd")
+    assert not csrf_matches("abc", None)
+    assert not csrf_matches(None, "abc")
+    assert not csrf_matches("", "")
