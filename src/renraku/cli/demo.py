@@ -1,100 +1,115 @@
-"""``renraku demo``: the main job on embedded defaults, in a fresh folder ``./demo-out/``.
+"""``renraku demo``: the seed scenario on embedded defaults in a fresh ``./demo-out/``.
 
-For now: create a SQLite database, import a generated, seeded customer list (the seed's User1 plus
-synthetic customers with Japanese names, three endpoints each) and show what was imported.
+Thin: options, live progress and the summary; the run itself is :mod:`renraku.services.demo`.
 """
 
 from __future__ import annotations
 
-import shutil
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from rich.console import Group
+from rich.live import Live
 from rich.table import Table
 
-from renraku.app import build_app
-from renraku.cli.common import JsonOpt, console, emit
-from renraku.importing.synthetic import write_customer_csv
-from renraku.services import imports as import_service
-from renraku.settings import load_settings
-from renraku.store import apps as app_store
-from renraku.store import endpoints as endpoint_store
+from renraku.cli.common import JsonOpt, console, emit, err_console, state
+from renraku.services.demo import DemoOptions, DemoResult, run_demo
+from renraku.simulation.scenario import REACH_ROWS, Setup, Snapshot
 
 
-def run_demo(out: Path, users: int, seed: int) -> dict[str, Any]:
-    """Recreate ``out``, import ``users`` customers into ``out/renraku.db``; returns a summary."""
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    customers = write_customer_csv(out / "customers.csv", users * 3, seed=seed)
-    db_url = f"sqlite:///{out / 'renraku.db'}"
-    app = build_app(load_settings(db=db_url))
-    try:
-        with app.store.begin() as conn:
-            app_id = str(app_store.create_app(conn, "default", now=app.now_iso())["Id"])
-        started = time.monotonic()
-        job = import_service.run_import(
-            app,
-            app_id,
-            import_service.ImportOptions(
-                source=str(customers), segment_name="customers", default_region="JP"
-            ),
-        )
-        seconds = time.monotonic() - started
-        with app.store.connect() as conn:
-            per_channel = endpoint_store.count_by_channel(conn, app_id)
-            user_count = endpoint_store.count_users(conn, app_id)
-    finally:
-        app.close()
-    return {
-        "Database": db_url,
-        "CustomerList": str(customers),
-        "ImportJob": job,
-        "EndpointsByChannel": dict(sorted(per_channel.items())),
-        "Users": user_count,
-        "Failures": job["TotalFailures"],
-        "Seconds": round(seconds, 3),
-        "RowsPerSecond": round(job["TotalProcessed"] / seconds) if seconds > 0 else None,
-    }
+def progress_view(snap: Snapshot, activities: list[str], users: int) -> Group:
+    """Participants per activity, calls ringing, sends per channel, responses."""
+    where = Table("Activity", "Participants", title=f"Journey time {snap.now[:16]}Z")
+    for act in activities:
+        where.add_row(act, f"{snap.at_activities.get(act, 0):,}")
+    where.add_row("[dim]finished[/]", f"{snap.finished:,} / {users:,}")
+    sends = Table("Sends and responses", "Count", title="Channels")
+    for channel in ("VOICE", "SMS", "EMAIL"):
+        sends.add_row(f"{channel} sent", f"{snap.sends.get(channel, 0):,}")
+    sends.add_row("[bold]calls ringing now[/]", f"{snap.ringing:,}")
+    for kind, n in snap.responses.items():
+        sends.add_row(kind, f"{n:,}")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row(where, sends)
+    return Group(grid)
+
+
+def summary_table(result: DemoResult) -> Table:
+    o = result.outcome
+    table = Table("Outcome", "Customers", "Share", title=f"Summary ({o.users:,} customers)")
+    for row in REACH_ROWS:
+        if row == "held for quiet hours":  # not an outcome: customers waited for morning
+            table.add_section()
+        n = o.reach[row]
+        table.add_row(row, f"{n:,}", f"{n / o.users:.0%}" if o.users else "-")
+    return table
 
 
 def demo_command(
     ctx: typer.Context,
     users: Annotated[
-        int, typer.Option("--users", min=1, max=1_000_000, help="Customers to generate.")
-    ] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated list.")] = 2023,
-    out: Annotated[Path, typer.Option("--out", help="Folder to (re)create for the demo.")] = Path(
-        "demo-out"
-    ),
+        int, typer.Option("--users", min=1, max=100_000, help="Customers (the seed's User1 first).")
+    ] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the population and callees.")] = 2023,
+    time_scale: Annotated[
+        float,
+        typer.Option("--time-scale", min=1.0, help="Journey seconds per second (3600: 1 h/s)."),
+    ] = 3600.0,
+    out: Annotated[Path, typer.Option("--out", help="Folder to (re)create.")] = Path("demo-out"),
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Then serve the dashboard on http://127.0.0.1:8080.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run the demo on embedded defaults in a fresh ./demo-out/ (no configuration needed)."""
-    summary = run_demo(out, users, seed)
+    """Run the seed scenario (call -> SMS -> email) on embedded defaults in a fresh ./demo-out/."""
+    cli_state = state(ctx)
+    base = cli_state.settings
+    options = DemoOptions(out=out, users=users, seed=seed, time_scale=time_scale)
+    activities: list[str] = []
+    live = Live(console=console, refresh_per_second=8, transient=False)
+
+    def ready(setup: Setup) -> None:
+        activities.extend((setup.journey.get("Activities") or {}).keys())
+        if not json_out:
+            console.print(
+                f"Imported {setup.imported:,} endpoints of {setup.users:,} customers; "
+                "journey published: phone -> 1 h -> SMS -> 1 h -> email, quiet hours 21:00-09:00",
+                highlight=False,
+            )
+            live.start()
+
+    def step(snap: Snapshot) -> None:
+        if not json_out:
+            live.update(progress_view(snap, activities, users))
+
+    try:
+        result = run_demo(options, base, on_step=step, on_ready=ready)
+    finally:
+        live.stop()
 
     def render() -> None:
-        job = summary["ImportJob"]
+        console.print()
+        console.print(summary_table(result))
+        o = result.outcome
         console.print(
-            f"Imported [bold]{summary['CustomerList']}[/] into [bold]{summary['Database']}[/]"
+            f"Sent {o.sends.get('VOICE', 0):,} calls, {o.sends.get('SMS', 0):,} SMS, "
+            f"{o.sends.get('EMAIL', 0):,} emails; {result.mails:,} mails in {result.maildir}/",
+            highlight=False,
         )
-        table = Table("Channel", "Endpoints", title="What was imported")
-        for channel, n in summary["EndpointsByChannel"].items():
-            table.add_row(channel, f"{n:,}")
-        table.add_row("[bold]all[/]", f"[bold]{sum(summary['EndpointsByChannel'].values()):,}[/]")
-        console.print(table)
-        facts = Table(show_header=False, box=None)
-        facts.add_row("Users", f"{summary['Users']:,}")
-        facts.add_row("Rows rejected", f"{summary['Failures']:,}")
-        facts.add_row(
-            "Import rate", f"{summary['RowsPerSecond'] or 0:,} rows/s ({summary['Seconds']} s)"
-        )
-        facts.add_row("Import job", f"{job['Id']} ({job['JobStatus']})")
-        facts.add_row("Segment", f"customers ({job['Definition'].get('SegmentId')})")
-        console.print(facts)
+        console.print(f"Report: {result.report}   Summary: {result.summary}", highlight=False)
+        console.print(f"Database: {result.database}   ({result.seconds:.1f} s)", highlight=False)
         console.print(
-            f"Next: renraku --db {summary['Database']} endpoints user User1", highlight=False
+            f"Explore: renraku --db {result.database} calls list", highlight=False, markup=False
         )
 
-    emit(summary, json_out, render)
+    emit(result.to_json(), json_out, render)
+    if serve:
+        from renraku.cli.serve import serve_command
+
+        err_console.print("Serving the demo database; stop with Ctrl+C.", highlight=False)
+        cli_state.db = result.database
+        cli_state.close()
+        cli_state._app = None
+        cli_state._settings = None
+        serve_command(ctx, host="127.0.0.1", port=8080, workers=1, log_level="warning")

@@ -48,8 +48,8 @@ def _tokyo(rng: random.Random) -> str:
 # Customers living abroad: (time zone, country, a valid mobile number there).
 ZONES = {
     "Asia/Tokyo": ("JP", _tokyo),
-    "Asia/Singapore": ("SG", lambda rng: f"+658{rng.randrange(10**7):07d}"),
-    "Europe/London": ("GB", lambda rng: f"+447911{rng.randrange(10**6):06d}"),
+    "Asia/Singapore": ("SG", lambda rng: f"+6591{rng.randrange(10**6):06d}"),
+    "Europe/London": ("GB", lambda rng: f"+447400{rng.randrange(10**6):06d}"),
     "America/Los_Angeles": (
         "US",
         lambda rng: f"+1415{rng.randrange(2, 10)}{rng.randrange(10**6):06d}",

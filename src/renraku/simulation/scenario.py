@@ -30,6 +30,7 @@ from renraku.domain.timefmt import iso, parse_iso
 from renraku.engine.clock import VirtualClock
 from renraku.engine.worker import Worker
 from renraku.errors import InvalidInput
+from renraku.importing.synthetic import DEMO_ZONES, write_customer_csv
 from renraku.services import flows as flow_service
 from renraku.services import imports as import_service
 from renraku.services import journeys as journey_service
@@ -53,6 +54,14 @@ def kit(name: str) -> Any:
     """A JSON file of the seed kit shipped with renraku (flow, journey, templates, segments)."""
     text = resources.files("renraku.simulation").joinpath("kit", name).read_text("utf-8")
     return json.loads(text)
+
+
+def population_csv(path: Path, users: int, seed: int) -> Path:
+    """The demo's customer list: the seed's User1 then ``users - 1`` synthetic users (Japanese
+    names, four time zones), every phone on VOICE, fixed endpoint ids; same seed, same file."""
+    return write_customer_csv(
+        path, users * 3, seed=seed, phone_channel="VOICE", zones=DEMO_ZONES, with_ids=True
+    )
 
 
 def run_settings(
@@ -125,23 +134,26 @@ def prepare(
     templates: Mapping[str, Any] | None = None,
     segments: Mapping[str, Any] | None = None,
 ) -> Setup:
-    """Import ``customers`` as the segment seed-customers, create the seed's flow, the dynamic
-    segment, the templates and the journey (the kit's unless given), and publish it."""
+    """Import ``customers`` as the journey's start segment (by name), create the seed's flow, the
+    dynamic segment, the templates and the journey (the kit's unless given), and publish it."""
+    definition = dict(journey or kit("escalation-journey.json"))
+    start = (definition.get("StartCondition") or {}).get("SegmentStartCondition") or {}
     with app.store.begin() as conn:
         app_id = str(app_store.create_app(conn, "demo", now=app.now_iso())["Id"])
     job = import_service.run_import(
         app,
         app_id,
         import_service.ImportOptions(
-            source=str(customers), segment_name=START_SEGMENT, default_region="JP"
+            source=str(customers),
+            segment_name=str(start.get("SegmentId") or START_SEGMENT),
+            default_region="JP",
         ),
     )
     flow_service.create(app, app_id, kit("seed-flow.json"), name=FLOW_NAME)
-    for name, definition in (segments or kit("segments.json")).items():
-        segment_service.create(app, app_id, name, definition=definition)
+    for name, segment in (segments or kit("segments.json")).items():
+        segment_service.create(app, app_id, name, definition=segment)
     for name, spec in (templates or kit("templates.json")).items():
         template_service.create_template(app, app_id, name, spec["Type"], dict(spec["Request"]))
-    definition = dict(journey or kit("escalation-journey.json"))
     journey_id = create_journey(app, app_id, definition)
     journey_service.publish(app, app_id, journey_id)
     with app.store.connect() as conn:
