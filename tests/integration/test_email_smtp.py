@@ -164,12 +164,8 @@ def test_sent_email_is_recorded_as_an_event_with_the_send_key_and_never_sent_twi
     again = ch.deliver([d])
 
     assert len(inbox.messages) == 1
-    assert (
-        again[0].outcome == "sent"
-    )
-    assert (
-        again[0].provider_message_id == first[0].provider_message_id
-    )
+    assert again[0].outcome == "sent"
+    assert again[0].provider_message_id == first[0].provider_message_id
     kinds = [(e["Kind"], e["SendKey"]) for e in events_of(store, app_id, ep.id)]
     assert kinds == [("email.sent", d.key)]
     assert ch.lookup(d.key) is not None
@@ -281,3 +277,19 @@ def test_smtp_server_that_cannot_be_reached_is_a_transient_failure(store: Store)
     assert results[0].outcome == "failed"
     assert results[0].permanent is False
     assert "cannot reach SMTP server 127.0.0.1:1" in (results[0].reason or "")
+
+
+def test_pinpoint_message_config_of_the_activity_sets_sender_and_message_type(
+    store: Store, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    app_id = make_app(store)
+    _template(store, app_id)
+    ep = _endpoint(store, app_id, "taro@example.jp")
+    activity = {
+        "MessageConfig": {"FromAddress": "info@example.com", "MessageType": "TRANSACTIONAL"}
+    }
+    channel(SmtpTransport(_settings(port)), store).deliver([delivery(ep, "notice", **activity)])
+    envelope, msg = inbox.messages[0]
+    assert envelope.mail_from == "info@example.com"
+    assert msg["List-Unsubscribe"] is None

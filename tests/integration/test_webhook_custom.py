@@ -78,7 +78,9 @@ def test_deliveries_go_in_signed_batches_of_fifty_with_pinpoints_event_shape(
         for i in range(120)
     ]
     ch, _ = _channel(store)
-    results = ch.deliver([delivery(ep, DeliveryUri=url, Data="call-campaign") for ep in eps])
+    results = ch.deliver(
+        [delivery(ep, DeliveryUri=url, MessageConfig={"Data": "call-campaign"}) for ep in eps]
+    )
 
     assert [len(event["Endpoints"]) for event, _, _ in rec.requests] == [50, 50, 20]
     event, body, signature = rec.requests[0]

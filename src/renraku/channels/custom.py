@@ -18,6 +18,7 @@ from typing import Any
 
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.channels.custom_webhook import event_attributes, post_event
+from renraku.channels.pipeline import message_setting
 from renraku.channels.policies import Backoff, ProviderError, RateLimiter, screen
 from renraku.domain.endpoints import Endpoint
 from renraku.settings import Settings
@@ -47,7 +48,7 @@ def custom_event(batch: Sequence[tuple[Delivery, Endpoint]], now: str) -> dict[s
         "JourneyId": first.journey_id,
         "ActivityId": first.activity_id,
         "ScheduledTime": now,
-        "Data": first.config.get("Data", ""),
+        "Data": message_setting(first.config, "Data") or "",
         "Endpoints": endpoints,
     }
     if first.config.get("CampaignId"):
@@ -116,7 +117,7 @@ class CustomChannel:
                     d.journey_id or "",
                     d.activity_id or "",
                     uri,
-                    json.dumps(d.config.get("Data", "")),
+                    json.dumps(message_setting(d.config, "Data") or ""),
                 )
                 ready.setdefault(group, []).append((d, endpoint))
         for (app_id, _, _, uri, _), items in ready.items():

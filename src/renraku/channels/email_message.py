@@ -14,7 +14,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from renraku.channels.pipeline import Outgoing
+from renraku.channels.pipeline import Outgoing, message_setting
 from renraku.channels.policies import ProviderError
 
 RESERVED_HEADERS = frozenset(
@@ -38,14 +38,15 @@ SEND_KEY_HEADER = "X-Renraku-Send-Key"
 
 
 def is_marketing(item: Outgoing) -> bool:
-    return str(item.delivery.config.get("MessageType", "MARKETING")).upper() != "TRANSACTIONAL"
+    kind = message_setting(item.delivery.config, "MessageType") or "MARKETING"
+    return str(kind).upper() != "TRANSACTIONAL"
 
 
 def build(
     item: Outgoing, default_from: str, *, unsubscribe_mailto: str | None = None
 ) -> EmailMessage:
     """The message for ``item``; ProviderError(permanent) for an unusable sender or recipient."""
-    sender = str(item.delivery.config.get("FromAddress") or default_from)
+    sender = str(message_setting(item.delivery.config, "FromAddress") or default_from)
     if "@" not in parseaddr(sender)[1]:
         raise ProviderError(f"sender {sender!r} is not an email address", permanent=True)
     if "@" not in item.endpoint.address or any(c in item.endpoint.address for c in "\r\n<>,"):

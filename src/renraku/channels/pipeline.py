@@ -66,6 +66,16 @@ class Transport(Protocol):
         ...
 
 
+def message_setting(config: Mapping[str, Any], name: str) -> Any:
+    """A message setting of an activity: at its top level, or in Pinpoint's ``MessageConfig``."""
+    if config.get(name) not in (None, ""):
+        return config[name]
+    nested = config.get("MessageConfig")
+    if isinstance(nested, Mapping) and nested.get(name) not in (None, ""):
+        return nested[name]
+    return None
+
+
 INLINE_PARTS = (
     "Subject",
     "HtmlPart",
@@ -207,7 +217,11 @@ class PolicedChannel:
             with self.store.connect() as conn:
                 parts: Mapping[str, Any] = template_store.get(conn, d.app_id, d.template, ttype)
         else:
-            parts = {k: d.config[k] for k in INLINE_PARTS if k in d.config}
+            parts = {
+                k: message_setting(d.config, k)
+                for k in INLINE_PARTS
+                if message_setting(d.config, k) is not None
+            }
             if not parts:
                 raise ProviderError(
                     "the activity names no template (TemplateName) and gives no message",

@@ -8,7 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from renraku.channels.config import SmsSettings
 from renraku.channels.email_ses import aws_client, client_error
-from renraku.channels.pipeline import Outgoing, Sent
+from renraku.channels.pipeline import Outgoing, Sent, message_setting
 from renraku.channels.policies import ProviderError
 from renraku.channels.sms_common import body_of, check_number, origination, sms_data
 
@@ -35,7 +35,9 @@ class AwsSmsTransport:
         request: dict[str, Any] = {
             "DestinationPhoneNumber": check_number(item.endpoint.address),
             "MessageBody": body,
-            "MessageType": str(item.delivery.config.get("MessageType") or cfg.message_type).upper(),
+            "MessageType": str(
+                message_setting(item.delivery.config, "MessageType") or cfg.message_type
+            ).upper(),
             "Context": {"renraku-send-key": item.delivery.key[:800]},
         }
         if request["MessageType"] not in ("TRANSACTIONAL", "PROMOTIONAL"):

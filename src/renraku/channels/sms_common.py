@@ -6,7 +6,7 @@ from typing import Any
 
 import phonenumbers
 
-from renraku.channels.pipeline import Outgoing
+from renraku.channels.pipeline import Outgoing, message_setting
 from renraku.channels.policies import ProviderError
 from renraku.domain.sms_encoding import measure
 
@@ -51,4 +51,5 @@ def sms_data(body: str, price_per_segment: float) -> dict[str, Any]:
 
 
 def origination(item: Outgoing, configured: str | None) -> str | None:
-    return str(item.delivery.config.get("OriginationNumber") or configured or "") or None
+    given = message_setting(item.delivery.config, "OriginationNumber")
+    return str(given or configured or "") or None

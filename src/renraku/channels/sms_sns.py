@@ -8,7 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from renraku.channels.config import SmsSettings
 from renraku.channels.email_ses import aws_client, client_error
-from renraku.channels.pipeline import Outgoing, Sent
+from renraku.channels.pipeline import Outgoing, Sent, message_setting
 from renraku.channels.sms_common import body_of, check_number, sms_data
 
 
@@ -39,7 +39,7 @@ class SnsTransport:
                 "DataType": "String",
                 "StringValue": cfg.sender_id,
             }
-        origination = item.delivery.config.get("OriginationNumber")
+        origination = message_setting(item.delivery.config, "OriginationNumber")
         if origination:
             attributes["AWS.MM.SMS.OriginationNumber"] = {
                 "DataType": "String",

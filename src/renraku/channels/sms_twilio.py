@@ -16,7 +16,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from renraku.channels.config import SmsSettings, TwilioSettings, WebhookSettings
-from renraku.channels.pipeline import Outgoing, Sent
+from renraku.channels.pipeline import Outgoing, Sent, message_setting
 from renraku.channels.policies import ProviderError
 from renraku.channels.sms_common import body_of, check_number, origination, sms_data
 
@@ -111,7 +111,9 @@ class TwilioTransport:
         to = check_number(item.endpoint.address)
         request: dict[str, Any] = {"to": to, "body": body}
         sender = origination(item, cfg.from_number)
-        if cfg.messaging_service_sid and not item.delivery.config.get("OriginationNumber"):
+        if cfg.messaging_service_sid and not message_setting(
+            item.delivery.config, "OriginationNumber"
+        ):
             request["messaging_service_sid"] = cfg.messaging_service_sid
         elif sender:
             request["from_"] = sender
