@@ -134,3 +134,13 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.02)
+
+
+def sqlite_store(tmp_path: Any) -> Iterator[Store]:
+    """A migrated SQLite store, for tests of provider behaviour rather than of the store contract
+    (the pipeline's store use is covered on both dialects by the email and SMS tests)."""
+    opened = Store.open(f"sqlite:///{tmp_path / 'renraku.db'}")
+    try:
+        yield opened
+    finally:
+        opened.close()

@@ -4,13 +4,14 @@ seed's status-update function calling back into renraku's Pinpoint API with unmo
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from api_support import live_server
 from api_support import make_app as make_api_app
-from channel_support import add_endpoint, delivery, make_app
+from channel_support import add_endpoint, delivery, make_app, sqlite_store
 
 from renraku.channels.config import FunctionSettings, WebhookSettings
 from renraku.channels.custom import CustomChannel
@@ -22,6 +23,12 @@ from renraku.store import endpoints as endpoint_store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "functions"
 SEED = Path(__file__).parents[2] / "examples" / "seed"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """SQLite only: these tests are about the provider, not the store contract."""
+    yield from sqlite_store(tmp_path)
 
 
 def _settings(**extra: Any) -> Settings:

@@ -4,12 +4,21 @@ model) and through Amazon SNS (moto's server)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from channel_support import add_endpoint, channel, delivery, events_of, free_port, make_app
+from channel_support import (
+    add_endpoint,
+    channel,
+    delivery,
+    events_of,
+    free_port,
+    make_app,
+    sqlite_store,
+)
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
@@ -26,6 +35,12 @@ from renraku.channels.sms_aws import AwsSmsTransport
 from renraku.channels.sms_sns import SnsTransport
 from renraku.store import Store
 from renraku.store import endpoints as endpoint_store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """SQLite only: these tests are about the provider, not the store contract."""
+    yield from sqlite_store(tmp_path)
 
 
 def _sms_client() -> Any:

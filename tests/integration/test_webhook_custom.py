@@ -6,10 +6,11 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from channel_support import add_endpoint, delivery, events_of, make_app, serve
+from channel_support import add_endpoint, delivery, events_of, make_app, serve, sqlite_store
 from fastapi import FastAPI, Request, Response
 
 from renraku.channels.config import WebhookSettings
@@ -19,6 +20,12 @@ from renraku.store import Store
 from renraku.store import deliverability as dv
 
 LOCAL = WebhookSettings(allow_http=True, allow_private_targets=True, max_attempts=3)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """SQLite only: these tests are about the provider, not the store contract."""
+    yield from sqlite_store(tmp_path)
 
 
 class Receiver:
