@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -92,11 +93,22 @@ def variable_paths(source: str) -> list[str]:
 
     Raises ``TemplateSyntaxError`` for a text jinja2 cannot parse.
     """
+    return list(_paths(source))
+
+
+@lru_cache(maxsize=512)
+def _paths(source: str) -> tuple[str, ...]:
     tree = _ENV.parse(source)
     seen: dict[str, None] = {}
     for path in _walk_paths(tree):
         seen.setdefault(path, None)
-    return list(seen)
+    return tuple(seen)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str, html: bool) -> Template:
+    # Compiling dominates rendering; a batch renders one template for many endpoints.
+    return (_HTML_ENV if html else _ENV).from_string(source)
 
 
 def _walk_paths(node: nodes.Node) -> Iterator[str]:
@@ -297,9 +309,8 @@ def render_text(
         else:
             flat[path] = ""
             missing.append(path)
-    env = _HTML_ENV if html else _ENV
     try:
-        return env.from_string(source).render(_nest(flat)), missing
+        return _compiled(source, html).render(_nest(flat)), missing
     except SecurityError as exc:
         raise RenderError(f"refused by the template sandbox: {exc}") from exc
     except TemplateError as exc:
