@@ -173,3 +173,22 @@ def test_long_send_keys_are_hashed_to_fit_connects_client_token() -> None:
     assert client_token("k" * 500) == "k" * 500
     assert len(client_token("k" * 501)) == 64
     assert client_token("k" * 501) != client_token("k" * 502)
+
+
+def test_a_throttled_start_is_retried_with_the_same_client_token(connect: Any) -> None:
+    app, app_id, ep, stubber, voice = connect
+    stubber.add_client_error(
+        "start_outbound_voice_contact",
+        service_error_code="LimitExceededException",
+        service_message="Rate exceeded",
+        http_status_code=429,
+    )
+    stubber.add_response("start_outbound_voice_contact", {"ContactId": CONTACT}, None)
+    (first,) = voice.deliver([delivery(app_id, ep, key="k-throttled")])
+    assert first.outcome == "failed"
+    assert not first.permanent
+    assert call_service.list_calls(app, app_id) == []
+    (second,) = voice.deliver([delivery(app_id, ep, key="k-throttled")])
+    assert second.outcome == "sent"
+    (call,) = call_service.list_calls(app, app_id)
+    assert call["ProviderCallId"] == CONTACT

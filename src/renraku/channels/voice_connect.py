@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from renraku.app import App
 
 MAX_CLIENT_TOKEN = 500
+RETRYABLE = frozenset({"LimitExceededException", "ThrottlingException", "InternalServiceException"})
 # Connect's answering-machine verdicts -> renraku's outcomes.
 AMD_OUTCOMES = {
     "HUMAN_ANSWERED": "ANSWERED",
@@ -129,6 +130,10 @@ class ConnectVoice:
             response = self.client.start_outbound_voice_contact(**params)
         except ClientError as exc:
             error = exc.response.get("Error", {})
+            if error.get("Code") in RETRYABLE:  # the same ClientToken makes a retry safe
+                raise call_service.CallDeferred(
+                    f"Connect {error.get('Code')}: {error.get('Message', exc)}"
+                ) from exc
             raise call_service.CallRefused(
                 f"Connect {error.get('Code', 'error')}: {error.get('Message', exc)}"
             ) from exc

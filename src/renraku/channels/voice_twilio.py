@@ -119,6 +119,8 @@ class TwilioVoice:
                 **options,
             )
         except TwilioRestException as exc:
+            if exc.status == 429:  # throttled: certainly not placed
+                raise call_service.CallDeferred(f"Twilio 429: {exc.msg}") from exc
             raise call_service.CallRefused(
                 f"Twilio {exc.status} error {exc.code}: {exc.msg}"
             ) from exc

@@ -8,6 +8,7 @@ them; capacity refusals are transient and record nothing (the engine retries the
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,8 @@ from renraku.store import apps as app_store
 from renraku.store import calls as call_store
 from renraku.store import endpoints as endpoint_store
 from renraku.store import events as event_store
+
+log = logging.getLogger("renraku.voice")
 
 OUTCOMES = ("ANSWERED", "NO_ANSWER", "BUSY", "VOICEMAIL", "FAILED")
 
@@ -305,15 +308,23 @@ def place(app: App, request: CallRequest, dialer: Dialer) -> DeliveryResult:
         )
     try:
         provider_id = dialer.dial(request)
-    except CallRefused as exc:
-        finish(app, request.app_id, request.call_id, outcome="FAILED", reason=str(exc))
+    except CallDeferred as exc:
+        # Certainly not placed (e.g. throttled): forget the row so the same send can try again.
+        with app.store.begin() as conn:
+            call_store.delete_call(conn, request.app_id, request.call_id)
+        return DeliveryResult(key=key, outcome="failed", provider=dialer.provider, reason=str(exc))
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, CallRefused) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, CallRefused):
+            log.exception("call %s failed while being placed", request.call_id)
+        finish(app, request.app_id, request.call_id, outcome="FAILED", reason=reason)
         return DeliveryResult(
             key=key,
             outcome="failed",
             provider=dialer.provider,
             provider_message_id=request.call_id,
             permanent=True,
-            reason=str(exc),
+            reason=reason,
         )
     if provider_id is not None:
         with app.store.begin() as conn:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    delete,
     func,
     insert,
     or_,
@@ -116,6 +117,10 @@ def update_call(conn: Connection, app_id: str, call_id: str, values: Mapping[str
         .where(and_(calls.c.app_id == app_id, calls.c.id == call_id))
         .values(**{_FIELDS[k]: v for k, v in values.items()})
     )
+
+
+def delete_call(conn: Connection, app_id: str, call_id: str) -> None:
+    conn.execute(delete(calls).where(and_(calls.c.app_id == app_id, calls.c.id == call_id)))
 
 
 def find(conn: Connection, app_id: str, call_id: str) -> dict[str, Any] | None:
