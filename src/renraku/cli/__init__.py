@@ -29,6 +29,7 @@ from renraku.cli.common import CliState, err_console
 from renraku.cli.demo import demo_command
 from renraku.cli.init import init_command
 from renraku.cli.serve import serve_command
+from renraku.cli.simulate import simulate_command
 from renraku.errors import Conflict, InvalidInput, NotFound, RenrakuError
 
 cli = typer.Typer(
@@ -74,6 +75,7 @@ def _global(
 
 cli.command("init")(init_command)
 cli.command("demo")(demo_command)
+cli.command("simulate")(simulate_command)
 cli.command("import")(imports_cli.import_command)
 cli.add_typer(apps_cli.group, name="apps")
 cli.add_typer(endpoints_cli.group, name="endpoints")
