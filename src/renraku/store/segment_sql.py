@@ -23,6 +23,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    case,
     cast,
     exists,
     false,
@@ -223,6 +224,93 @@ def compile_definition(
     return Compiler(dialect, now=now, source=source).definition(defn)
 
 
+def _participant(table: Any) -> ColumnElement[Any]:
+    # Endpoints without a user are each their own user (renraku.domain.endpoints).
+    return case(
+        (table.c.user_id.is_not(None), literal("u:") + table.c.user_id),
+        else_=literal("e:") + table.c.id,
+    )
+
+
+def index_relation(defn: SegmentDefinition, app_id: str) -> Select[Any] | None:
+    """The segment read from ``endpoint_attribute_index`` alone, when ``defn`` is one block of
+    Channel and INCLUSIVE/EXCLUSIVE (user) attribute conditions with at least one INCLUSIVE;
+    None otherwise. Columns: id, user_id, channel_type, participant (as ``endpoint_relation``)."""
+    from renraku.store.segments import endpoint_attribute_index as idx
+
+    dims = defn.dimensions
+    if dims is None or dims.country or dims.gps or dims.metrics or dims.recency:
+        return None
+    if any(field != "Channel" for field in dims.demographic):
+        return None
+    conditions = [("A", n, d) for n, d in dims.attributes.items()]
+    conditions += [("U", n, d) for n, d in dims.user_attributes.items()]
+    if any(d.attribute_type not in ("INCLUSIVE", "EXCLUSIVE") for _, _, d in conditions):
+        return None
+    driver = next((c for c in conditions if c[2].attribute_type == "INCLUSIVE"), None)
+    if driver is None:
+        return None
+    x = idx.alias("x")
+    where: list[Predicate] = [
+        x.c.app_id == app_id,
+        x.c.kind == driver[0],
+        x.c.name == driver[1],
+        x.c.value.in_(driver[2].values),
+    ]
+    channel = dims.demographic.get("Channel")
+    if channel is not None:
+        listed = x.c.channel_type.in_(channel.values)
+        where.append(listed if channel.dimension_type == "INCLUSIVE" else not_(listed))
+    for kind, name, dim in conditions:
+        if (kind, name) == driver[:2]:
+            continue
+        y = idx.alias()
+        found = exists(
+            select(1).where(
+                y.c.app_id == x.c.app_id,
+                y.c.endpoint_id == x.c.endpoint_id,
+                y.c.kind == kind,
+                y.c.name == name,
+                y.c.value.in_(dim.values),
+            )
+        )
+        where.append(found if dim.attribute_type == "INCLUSIVE" else not_(found))
+    user_id = case(
+        (func.substr(x.c.participant, 1, 2) == "u:", func.substr(x.c.participant, 3)),
+        else_=literal(None, String),
+    )
+    stmt = select(
+        x.c.endpoint_id.label("id"),
+        user_id.label("user_id"),
+        x.c.channel_type.label("channel_type"),
+        x.c.participant.label("participant"),
+    ).where(*where)
+    # One value: the index's key makes each endpoint appear once; several values may repeat it.
+    return stmt.distinct() if len(driver[2].values) > 1 else stmt
+
+
+def endpoint_relation(
+    conn: Connection, app_id: str, segment_key: str, *, now: datetime
+) -> Select[Any]:
+    """The segment's endpoints (current version) as columns id, user_id, channel_type and
+    participant: from the attribute index when the definition allows, else compiled SQL."""
+    from renraku.store.segments import resolver
+
+    found = resolver(conn, app_id)
+    _, defn = found.kind_and_definition(segment_key)
+    if defn is not None:
+        fast = index_relation(defn, app_id)
+        if fast is not None:
+            return fast
+    where = found.predicate(segment_key, now=now)
+    return select(
+        endpoints.c.id,
+        endpoints.c.user_id,
+        endpoints.c.channel_type,
+        _participant(endpoints).label("participant"),
+    ).where(and_(endpoints.c.app_id == app_id, where))
+
+
 def imported_members(app_id: str, segment_id: str) -> Predicate:
     """Endpoints that are members of the imported segment ``segment_id``."""
     return endpoints.c.id.in_(
@@ -246,33 +334,24 @@ def matching_endpoints(
 ) -> Select[Any]:
     """``SELECT id, user_id`` of the endpoints in the segment's current version (a subquery for
     journey entry). Imported segments read ``segment_members``; dimensional ones are compiled."""
-    where = segment_predicate(conn, app_id, segment_id, now=now)
-    return select(endpoints.c.id, endpoints.c.user_id).where(
-        and_(endpoints.c.app_id == app_id, where)
-    )
+    rel = endpoint_relation(conn, app_id, segment_id, now=now)
+    return rel.with_only_columns(rel.selected_columns.id, rel.selected_columns.user_id)
 
 
 def segment_counts(
     conn: Connection, app_id: str, segment_key: str, *, now: datetime
 ) -> dict[str, Any]:
     """``{"Count": endpoints, "Users": users, "ByChannel": {channel: endpoints}}``."""
-    where = and_(
-        endpoints.c.app_id == app_id, segment_predicate(conn, app_id, segment_key, now=now)
-    )
-    # One statement, one pass over the matches: per-channel counts, distinct users, and endpoints
-    # without a user (each its own user, as in renraku.domain.endpoints).
+    # One statement, one pass over the matches: per-channel counts and distinct participants.
     matched = (
-        select(endpoints.c.channel_type, endpoints.c.user_id)
-        .where(where)
+        endpoint_relation(conn, app_id, segment_key, now=now)
         .cte("matched")
         .prefix_with("MATERIALIZED")
     )
-    users = select(matched.c.user_id).where(matched.c.user_id.is_not(None))
-    users = users.group_by(matched.c.user_id).subquery("users")
+    users = select(matched.c.participant).group_by(matched.c.participant).subquery("users")
     stmt = union_all(
         select(literal(0), matched.c.channel_type, func.count()).group_by(matched.c.channel_type),
         select(literal(1), literal(None, String), func.count()).select_from(users),
-        select(literal(2), literal(None, String), func.count()).where(matched.c.user_id.is_(None)),
     )
     by_channel: dict[str, int] = {}
     users_count = 0

@@ -20,6 +20,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     and_,
     delete,
     func,
@@ -34,6 +35,22 @@ from renraku.store.schema import Json, endpoints, metadata, segment_members, seg
 
 if TYPE_CHECKING:
     from renraku.store.segment_sql import Predicate
+
+# One row per (endpoint, attribute or user attribute, value), kept by triggers (migration 0002).
+endpoint_attribute_index = Table(
+    "endpoint_attribute_index",
+    metadata,
+    Column("app_id", String(64), nullable=False),
+    Column("kind", String(1), nullable=False),  # A: Attributes, U: User.UserAttributes
+    Column("name", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("channel_type", String(32), nullable=False),
+    Column("participant", Text, nullable=False),  # u:USER, or e:ENDPOINT without a user
+    Column("endpoint_id", String(128), nullable=False),
+    PrimaryKeyConstraint(
+        "app_id", "kind", "name", "value", "channel_type", "participant", "endpoint_id"
+    ),
+)
 
 segment_versions = Table(
     "segment_versions",
