@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from renraku.importing.failures import Failure
-from renraku.importing.readers import Reader, SourceRecord
+from renraku.importing.readers import Decoder, RawItem, Reader, SourceRecord
 from renraku.importing.rows import RowContext, endpoint_row
 from renraku.store.endpoints import driver_tuple
 
@@ -38,11 +38,16 @@ class ValidatedBatch:
     bytes_read: int = 0
 
 
-def validate_records(ctx: RowContext, records: list[SourceRecord]) -> ValidatedBatch:
-    """Validate ``records`` into a batch; a later row with the same endpoint id replaces an earlier."""
-    batch = ValidatedBatch(processed=len(records))
+def validate_records(ctx: RowContext, decoder: Decoder, items: list[RawItem]) -> ValidatedBatch:
+    """Decode and validate ``items`` into a batch (a later row with the same id replaces an earlier).
+
+    Runs in worker processes: its arguments and result are plain picklable data.
+    """
+    batch = ValidatedBatch(processed=len(items))
     by_id: dict[str, tuple[Any, ...]] = {}
-    for record in records:
+    decode = decoder.decode
+    for item in items:
+        record = item if isinstance(item, SourceRecord) else decode(item[0], item[1])
         row, failures = endpoint_row(ctx, record)
         if row is None:
             batch.failed_rows += 1
@@ -54,13 +59,11 @@ def validate_records(ctx: RowContext, records: list[SourceRecord]) -> ValidatedB
     return batch
 
 
-def _chunks(
-    reader: Reader, batch_size: int, skip: int
-) -> Iterator[tuple[list[SourceRecord], int, int]]:
-    """Records in lists of ``batch_size`` after skipping ``skip``: (records, consumed, bytes)."""
+def _chunks(reader: Reader, batch_size: int, skip: int) -> Iterator[tuple[list[RawItem], int, int]]:
+    """Raw items in lists of ``batch_size`` after skipping ``skip``: (items, consumed, bytes)."""
     consumed = 0
-    chunk: list[SourceRecord] = []
-    for record in reader.records():
+    chunk: list[RawItem] = []
+    for record in reader.raw():
         consumed += 1
         if consumed <= skip:
             continue
@@ -83,9 +86,10 @@ def validated_batches(
     reader: Reader, ctx: RowContext, *, batch_size: int, skip: int = 0, workers: int = 0
 ) -> Iterator[ValidatedBatch]:
     """Validated batches of ``reader``'s records in file order; the last one may be empty."""
+    decoder = reader.decoder
     if workers <= 0:
         for records, consumed, bytes_read in _chunks(reader, batch_size, skip):
-            batch = validate_records(ctx, records)
+            batch = validate_records(ctx, decoder, records)
             batch.consumed, batch.bytes_read = consumed, bytes_read
             yield batch
         return
@@ -95,7 +99,9 @@ def validated_batches(
         pending: deque[tuple[Future[ValidatedBatch], int, int]] = deque()
         try:
             for records, consumed, bytes_read in _chunks(reader, batch_size, skip):
-                pending.append((pool.submit(validate_records, ctx, records), consumed, bytes_read))
+                pending.append(
+                    (pool.submit(validate_records, ctx, decoder, records), consumed, bytes_read)
+                )
                 if len(pending) >= ahead:
                     yield _settle(pending.popleft())
             while pending:

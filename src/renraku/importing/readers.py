@@ -16,7 +16,7 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, Union
 
 from renraku.domain.addresses import looks_like_phone
 from renraku.domain.endpoint_rules import CHANNEL_TYPES, Issue
@@ -86,8 +86,19 @@ class Reader:
     def bytes_read(self) -> int:
         return self._counter.bytes_read
 
-    def records(self) -> Iterator[SourceRecord]:
+    @property
+    def decoder(self) -> Decoder:
+        """Turns the raw items of :meth:`raw` into records (picklable: workers use it)."""
         raise NotImplementedError
+
+    def raw(self) -> Iterator[RawItem]:
+        """The piece's records in order, as cheap raw items (finished records where bad)."""
+        raise NotImplementedError
+
+    def records(self) -> Iterator[SourceRecord]:
+        decode = self.decoder.decode
+        for item in self.raw():
+            yield item if isinstance(item, SourceRecord) else decode(item[0], item[1])
 
     def close(self) -> None:
         self.text.close()
@@ -103,6 +114,72 @@ class _Column:
     kind: str  # a scalar's canonical name, or a map name (Attributes, Metrics, ...)
     key: str | None  # the attribute / field name inside a map
     header: str  # as written in the file
+
+
+RawItem = Union["SourceRecord", tuple[int, Any]]
+
+
+class Decoder(Protocol):
+    """Builds a record from a raw item ``(line, payload)``; must be picklable."""
+
+    def decode(self, line: int, payload: Any) -> SourceRecord: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CsvDecoder:
+    """A CSV row's cells -> an EndpointRequest, by the header's column plan."""
+
+    columns: tuple[_Column, ...]
+
+    def decode(self, line: int, payload: Any) -> SourceRecord:
+        cells: list[str] = payload
+        request: dict[str, Any] = {}
+        endpoint_id: str | None = None
+        for column in self.columns:
+            value = cells[column.index].strip()
+            if not value:
+                continue
+            kind = column.kind
+            if column.key is None:
+                if kind == "Id":
+                    endpoint_id = value
+                elif kind == "User.UserId":
+                    request.setdefault("User", {})["UserId"] = value
+                else:
+                    request[kind] = value
+            elif kind == "Attributes":
+                request.setdefault("Attributes", {}).setdefault(column.key, []).append(value)
+            elif kind == "User.UserAttributes":
+                attrs = request.setdefault("User", {}).setdefault("UserAttributes", {})
+                attrs.setdefault(column.key, []).append(value)
+            else:
+                request.setdefault(kind, {})[column.key] = value
+        return SourceRecord(line, request, endpoint_id, [])
+
+
+@dataclass(frozen=True, slots=True)
+class JsonDecoder:
+    """An NDJSON line -> an EndpointRequest (Pinpoint's nested objects)."""
+
+    def decode(self, line: int, payload: Any) -> SourceRecord:
+        text: str = payload
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            issue = Issue("", text[:200], f"not valid JSON: {exc.msg} at column {exc.colno}")
+            return SourceRecord(line, {}, None, [issue])
+        if not isinstance(obj, dict):
+            issue = Issue("", text[:200], "each line must be a JSON object (an endpoint)")
+            return SourceRecord(line, {}, None, [issue])
+        issues: list[Issue] = []
+        endpoint_id = obj.pop("Id", None)
+        if endpoint_id is not None and not isinstance(endpoint_id, str):
+            issues.append(Issue("Id", repr(endpoint_id), "must be a string"))
+            endpoint_id = None
+        for key in list(obj):
+            if key.lower() in OUTPUT_ONLY:
+                del obj[key]
+        return SourceRecord(line, obj, endpoint_id or None, issues)
 
 
 def _plan_column(index: int, header: str) -> tuple[_Column | None, str | None]:
@@ -198,7 +275,11 @@ class CsvReader(Reader):
         self.columns = columns
         self._first_data_line = lines_before + 1
 
-    def records(self) -> Iterator[SourceRecord]:
+    @property
+    def decoder(self) -> CsvDecoder:
+        return CsvDecoder(tuple(self.columns))
+
+    def raw(self) -> Iterator[RawItem]:
         reader = csv.reader(self.text.stream, delimiter=self.delimiter, strict=True)
         offset = self._first_data_line - 1
         last = 0
@@ -249,28 +330,7 @@ class CsvReader(Reader):
                         )
                 yield SourceRecord(start, {}, None, issues)
                 continue
-            request: dict[str, Any] = {}
-            endpoint_id: str | None = None
-            for column in columns:
-                value = cells[column.index].strip()
-                if not value:
-                    continue
-                kind = column.kind
-                if column.key is None:
-                    if kind == "Id":
-                        endpoint_id = value
-                    elif kind == "User.UserId":
-                        request.setdefault("User", {})["UserId"] = value
-                    else:
-                        request[kind] = value
-                elif kind == "Attributes":
-                    request.setdefault("Attributes", {}).setdefault(column.key, []).append(value)
-                elif kind == "User.UserAttributes":
-                    attrs = request.setdefault("User", {}).setdefault("UserAttributes", {})
-                    attrs.setdefault(column.key, []).append(value)
-                else:
-                    request.setdefault(kind, {})[column.key] = value
-            yield SourceRecord(start, request, endpoint_id, issues)
+            yield (start, cells)
 
 
 class JsonReader(Reader):
@@ -304,7 +364,11 @@ class JsonReader(Reader):
         self._pending = []
         yield from self.text.stream
 
-    def records(self) -> Iterator[SourceRecord]:
+    @property
+    def decoder(self) -> JsonDecoder:
+        return JsonDecoder()
+
+    def raw(self) -> Iterator[RawItem]:
         for number, line in enumerate(self._lines(), start=1):
             text = line.strip()
             if not text:
@@ -313,25 +377,7 @@ class JsonReader(Reader):
                 issue = Issue("", printable(text[:200]), self._bad_bytes_reason())
                 yield SourceRecord(number, {}, None, [issue])
                 continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                issue = Issue("", text[:200], f"not valid JSON: {exc.msg} at column {exc.colno}")
-                yield SourceRecord(number, {}, None, [issue])
-                continue
-            if not isinstance(obj, dict):
-                issue = Issue("", text[:200], "each line must be a JSON object (an endpoint)")
-                yield SourceRecord(number, {}, None, [issue])
-                continue
-            issues: list[Issue] = []
-            endpoint_id = obj.pop("Id", None)
-            if endpoint_id is not None and not isinstance(endpoint_id, str):
-                issues.append(Issue("Id", repr(endpoint_id), "must be a string"))
-                endpoint_id = None
-            for key in list(obj):
-                if key.lower() in OUTPUT_ONLY:
-                    del obj[key]
-            yield SourceRecord(number, obj, endpoint_id or None, issues)
+            yield (number, text)
 
 
 def open_reader(piece: Piece, fmt: str, encoding: str | None) -> Reader:
