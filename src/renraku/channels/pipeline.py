@@ -87,6 +87,17 @@ INLINE_PARTS = (
 )
 
 
+@dataclass
+class _BatchState:
+    """Reads shared by the deliveries of one batch."""
+
+    known: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoints: dict[tuple[str, str], Endpoint] = field(default_factory=dict)
+    suppressed: dict[tuple[str, str], str] = field(default_factory=dict)
+    templates: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+
+
 class PolicedChannel:
     """A ``Channel`` built from a transport and the shared policies (see the module docstring)."""
 
@@ -116,12 +127,29 @@ class PolicedChannel:
 
     def deliver(self, batch: Sequence[Delivery]) -> list[DeliveryResult]:
         try:
-            return [self._deliver_one(d) for d in batch]
+            state = self._prefetch(batch)
+            return [self._deliver_one(d, state) for d in batch]
         finally:
             try:
                 self.transport.close()
             except Exception:  # closing must never lose results already obtained
                 log.exception("closing %s transport failed", self.transport.provider)
+
+    def _prefetch(self, batch: Sequence[Delivery]) -> _BatchState:
+        """What the batch's checks read, in a few queries rather than several per message."""
+        state = _BatchState()
+        by_app: dict[str, list[str]] = {}
+        for d in batch:
+            by_app.setdefault(d.app_id, []).append(d.endpoint.id)
+        with self.store.connect() as conn:
+            state.known = dv.messages_by_send_keys(conn, [d.key for d in batch])
+            for app_id, ids in by_app.items():
+                found = endpoint_store.by_ids(conn, app_id, ids)
+                state.endpoints.update({(app_id, e.id): e for e in found})
+                if self.policies.check_suppression:
+                    listed = dv.suppressed(conn, app_id, [e.address for e in found])
+                    state.suppressed.update({(app_id, a): r for a, r in listed.items()})
+        return state
 
     def lookup(self, key: str) -> DeliveryResult | None:
         with self.store.connect() as conn:
@@ -134,28 +162,28 @@ class PolicedChannel:
 
     # -- one delivery ---------------------------------------------------------------------------
 
-    def _deliver_one(self, d: Delivery) -> DeliveryResult:
+    def _deliver_one(self, d: Delivery, state: _BatchState) -> DeliveryResult:
         provider = self.transport.provider
-        with self.store.connect() as conn:
-            known = dv.message_by_send_key(conn, d.key)
-            if known is not None:  # already accepted: never send twice
-                return DeliveryResult(
-                    key=d.key,
-                    outcome="sent",
-                    provider=known["provider"],
-                    provider_message_id=known["message_id"],
-                    data={"Duplicate": True},
-                )
-            endpoint = endpoint_store.find(conn, d.app_id, d.endpoint.id)
-            reason_suppressed = None
-            if self.policies.check_suppression and endpoint is not None:
-                found = dv.suppressed(conn, d.app_id, [endpoint.address])
-                reason_suppressed = next(iter(found.values()), None)
+        known = state.known.get(d.key)
+        if known is not None:  # already accepted: never send twice
+            return DeliveryResult(
+                key=d.key,
+                outcome="sent",
+                provider=known["provider"],
+                provider_message_id=known["message_id"],
+                data={"Duplicate": True},
+            )
+        endpoint = state.endpoints.get((d.app_id, d.endpoint.id))
+        reason_suppressed = None
+        if endpoint is not None:
+            reason_suppressed = state.suppressed.get(
+                (d.app_id, dv.normalise_address(endpoint.address))
+            )
         refusal = screen(endpoint, reason_suppressed)
         if refusal is not None or endpoint is None:
             return self._finish(d, d.endpoint, "suppressed", refusal or "", permanent=True)
         try:
-            item = self._render(d, endpoint)
+            item = self._render(d, endpoint, state)
         except (tpl.RenderError, NotFound) as exc:
             return self._finish(d, endpoint, "failed", f"template: {exc}", permanent=True)
         except ProviderError as exc:
@@ -211,11 +239,16 @@ class PolicedChannel:
             data=data,
         )
 
-    def _render(self, d: Delivery, endpoint: Endpoint) -> Outgoing:
+    def _render(self, d: Delivery, endpoint: Endpoint, state: _BatchState) -> Outgoing:
         ttype = "SMS" if self.name == "SMS" else self.name
         if d.template:
-            with self.store.connect() as conn:
-                parts: Mapping[str, Any] = template_store.get(conn, d.app_id, d.template, ttype)
+            cache_key = (d.app_id, d.template)
+            cached = state.templates.get(cache_key)
+            if cached is None:
+                with self.store.connect() as conn:
+                    cached = template_store.get(conn, d.app_id, d.template, ttype)
+                state.templates[cache_key] = cached
+            parts: Mapping[str, Any] = cached
         else:
             parts = {
                 k: message_setting(d.config, k)
@@ -229,8 +262,11 @@ class PolicedChannel:
                 )
         unsubscribe_url = None
         if self.name == "EMAIL":
-            with self.store.begin() as conn:
-                secret = dv.app_secret(conn, d.app_id, now=self.now())
+            secret = state.secrets.get(d.app_id)
+            if secret is None:
+                with self.store.begin() as conn:
+                    secret = dv.app_secret(conn, d.app_id, now=self.now())
+                state.secrets[d.app_id] = secret
             unsubscribe_url = unsubscribe.url(self.hooks.public_url, secret, d.app_id, endpoint.id)
         extra = {"UnsubscribeUrl": unsubscribe_url} if unsubscribe_url else None
         rendered = tpl.render(ttype, parts, endpoint, extra=extra)

@@ -233,6 +233,19 @@ def message_by_send_key(conn: Connection, send_key: str) -> dict[str, Any] | Non
     return None if row is None else dict(row._mapping)
 
 
+def messages_by_send_keys(conn: Connection, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Recorded provider messages of these sends, by send key."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(provider_messages)
+        .where(provider_messages.c.send_key.in_(wanted))
+        .order_by(provider_messages.c.created_at)
+    )
+    return {r.send_key: dict(r._mapping) for r in rows}
+
+
 def latest_message_to(conn: Connection, address: str, channel: str) -> dict[str, Any] | None:
     row = conn.execute(
         select(provider_messages)
