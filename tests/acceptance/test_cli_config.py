@@ -138,10 +138,19 @@ def test_templates_are_created_checked_rendered_and_deleted(tmp_path: Path) -> N
         code=3,
     )
     assert refused["error"]["problems"][0]["path"] == "Body"
-    rendered = run(tmp_path, "templates", "render", "missed-call", "--endpoint", "ep1")
+    rendered = run(
+        tmp_path,
+        "templates",
+        "render",
+        "missed-call",
+        "--endpoint",
+        "ep1",
+        env={"RENRAKU_SMS__PRICE_PER_SEGMENT": "0.0745"},
+    )
     assert rendered["Body"] == "太郎様、お電話がつながりませんでした。(Pending)"
     assert rendered["Length"]["Encoding"] == "UCS-2"
     assert rendered["Length"]["Segments"] == 1
+    assert rendered["Length"]["EstimatedPrice"] == 0.0745
     assert [t["TemplateName"] for t in run(tmp_path, "templates", "list")["Item"]] == [
         "missed-call"
     ]
@@ -180,3 +189,16 @@ def test_the_seed_examples_declare_both_functions() -> None:
     declared = tomllib.loads((SEED / "renraku.toml.example").read_text(encoding="utf-8"))
     for name, spec in declared["functions"].items():
         assert (SEED.parents[1] / spec["code"] / "lambda_function.py").is_file(), name
+
+
+def test_suppression_list_is_managed_from_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "renraku.toml").write_text("", encoding="utf-8")
+    run(tmp_path, "apps", "create", "seed")
+    assert run(tmp_path, "suppressions", "add", "Taro@Example.jp", "--detail", "asked by phone")[
+        "Added"
+    ]
+    listed = run(tmp_path, "suppressions", "list")["Item"]
+    assert [(i["Address"], i["Reason"], i["Detail"]) for i in listed] == [
+        ("taro@example.jp", "MANUAL", "asked by phone")
+    ]
+    assert run(tmp_path, "suppressions", "remove", "taro@example.jp")["Removed"] is True

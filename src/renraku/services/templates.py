@@ -96,4 +96,7 @@ def render_preview(
         out["Headers"] = rendered.headers
     if template["TemplateType"] in ("SMS", "VOICE") and "Body" in rendered.parts:
         out["Length"] = measure(rendered.parts["Body"]).to_json()
+        price = app.settings.sms.price_per_segment
+        if price:
+            out["Length"]["EstimatedPrice"] = round(out["Length"]["Segments"] * price, 6)
     return out
