@@ -96,6 +96,18 @@ def test_a_split_nobody_has_left_yet_shows_no_percentage() -> None:
     assert {edge_caption(e) for e in split} == {"True", "False"}
 
 
+def test_edges_that_skip_layers_run_in_their_own_side_lanes() -> None:
+    graph = layout(SEED, {})
+    laned = {(e.source, e.target): e.lane for e in graph.edges if e.lane is not None}
+    assert laned == {
+        ("still-pending-after-call", "done"): 0,
+        ("still-pending-after-sms", "done"): 1,
+    }
+    assert graph.lanes_x + 2 * 22 <= graph.width
+    straight = [e for e in graph.edges if e.lane is None]
+    assert all(graph.nodes[e.target].layer == graph.nodes[e.source].layer + 1 for e in straight)
+
+
 def test_an_edge_back_to_an_earlier_activity_is_a_loop_and_is_drawn_dashed() -> None:
     graph = layout(_loop_journey(), {})
     back = [e for e in graph.edges if e.back]

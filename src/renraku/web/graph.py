@@ -20,7 +20,8 @@ NODE_H = 72
 H_GAP = 28
 V_GAP = 64
 MARGIN = 16
-LOOP_ROOM = 40
+LANE_W = 22  # each edge that skips layers or loops back runs in its own lane on the right
+LABEL_ROOM = 80
 
 KIND_LABELS = {
     "VOICE": "Call",
@@ -67,6 +68,7 @@ class Edge:
     count: int | None  # participants that took the edge, when the activity records branches
     percent: float | None  # share of the source's completions, for activities with several exits
     back: bool  # leads to an earlier layer (a loop)
+    lane: int | None = None  # side lane of an edge that skips layers or loops back
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Graph:
     width: float
     height: float
     start: str
+    lanes_x: float = 0.0  # where the first side lane runs
 
 
 def _int_metrics(raw: Mapping[str, Any]) -> dict[str, int]:
@@ -147,7 +150,7 @@ def layout(definition: Mapping[str, Any], metrics: Mapping[str, Mapping[str, Any
         for i, a in enumerate(row):
             position[a] = float(i)
     widest = max((len(r) for r in rows.values()), default=1)
-    width = 2 * MARGIN + widest * NODE_W + (widest - 1) * H_GAP + (LOOP_ROOM if back else 0)
+    body_w = widest * NODE_W + (widest - 1) * H_GAP
     height = 2 * MARGIN + len(rows) * NODE_H + max(len(rows) - 1, 0) * V_GAP
     nodes: dict[str, Node] = {}
     for depth, row in rows.items():
@@ -165,6 +168,7 @@ def layout(definition: Mapping[str, Any], metrics: Mapping[str, Mapping[str, Any
                 metrics=_int_metrics(metrics.get(a, {})),
             )
     edges: list[Edge] = []
+    lanes = 0
     for a in order:
         exits = [(label, t) for label, t in acts[a].successors() if t in acts]
         done = nodes[a].metrics.get("COMPLETED", 0)
@@ -174,8 +178,20 @@ def layout(definition: Mapping[str, Any], metrics: Mapping[str, Mapping[str, Any
             percent = None
             if len(exits) > 1 and done > 0:
                 percent = 100.0 * (taken or 0) / done
-            edges.append(Edge(a, t, label, count, percent, (a, t) in back))
-    return Graph(nodes, edges, float(width), float(height), journey.start_activity)
+            is_back = (a, t) in back
+            lane = None
+            if is_back or layer[t] != layer[a] + 1:
+                lane, lanes = lanes, lanes + 1
+            edges.append(Edge(a, t, label, count, percent, is_back, lane))
+    width = 2 * MARGIN + body_w + (lanes * LANE_W + LABEL_ROOM if lanes else 0)
+    return Graph(
+        nodes,
+        edges,
+        float(width),
+        float(height),
+        journey.start_activity,
+        lanes_x=MARGIN + body_w + LANE_W,
+    )
 
 
 def _short(text: str, limit: int) -> str:
@@ -200,27 +216,34 @@ def node_lines(node: Node) -> tuple[str, str, str]:
 
 
 def _edge_path(graph: Graph, edge: Edge) -> tuple[str, float, float]:
+    """The SVG path of an edge and where its caption goes."""
     s, t = graph.nodes[edge.source], graph.nodes[edge.target]
+    if edge.lane is not None:
+        # Out of the source's right side, down (or up) its own lane, into the target's right side.
+        lx = graph.lanes_x + edge.lane * LANE_W
+        x1, y1 = s.x + NODE_W, s.y + NODE_H / 2 + 10
+        x2, y2 = t.x + NODE_W, t.y + NODE_H / 2 - 10
+        r = 8.0 if y2 > y1 else -8.0
+        path = (
+            f"M{x1:.1f},{y1:.1f} H{lx - 8:.1f} Q{lx:.1f},{y1:.1f} {lx:.1f},{y1 + r:.1f} "
+            f"V{y2 - r:.1f} Q{lx:.1f},{y2:.1f} {lx - 8:.1f},{y2:.1f} H{x2:.1f}"
+        )
+        return path, x1 + 2, y1 - 5
     sx, sy = s.x + NODE_W / 2, s.y + NODE_H
     tx, ty = t.x + NODE_W / 2, t.y
-    if edge.back or t.layer <= s.layer:
-        # A loop: leave from the right side and come back into the target's right side.
-        rx = max(s.x, t.x) + NODE_W + LOOP_ROOM * 0.8
-        y1, y2 = s.y + NODE_H / 2, t.y + NODE_H / 2
-        x1, x2 = s.x + NODE_W, t.x + NODE_W
-        path = f"M{x1:.1f},{y1:.1f} C{rx:.1f},{y1:.1f} {rx:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
-        return path, rx - 4, (y1 + y2) / 2
-    bend = V_GAP / 2 + (t.layer - s.layer - 1) * (NODE_H + V_GAP) / 2
+    bend = V_GAP / 2
     path = (
         f"M{sx:.1f},{sy:.1f} C{sx:.1f},{sy + bend:.1f} {tx:.1f},{ty - bend:.1f} {tx:.1f},{ty:.1f}"
     )
-    return path, (sx + tx) / 2, (sy + ty) / 2
+    return path, (sx + tx) / 2 + 6, (sy + ty) / 2 + 4
 
 
 def render_svg(graph: Graph, *, title: str = "Journey") -> str:
-    """The graph as an inline SVG element (scales to its container: viewBox, no fixed width)."""
+    """The graph as an inline SVG element: its natural size, shrinking with its container (CSS
+    max-width) on narrow screens."""
     out = [
-        f'<svg class="journey-graph" viewBox="0 0 {graph.width:.0f} {graph.height:.0f}" '
+        f'<svg class="journey-graph" width="{graph.width:.0f}" height="{graph.height:.0f}" '
+        f'viewBox="0 0 {graph.width:.0f} {graph.height:.0f}" '
         f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>',
@@ -236,7 +259,7 @@ def render_svg(graph: Graph, *, title: str = "Journey") -> str:
         caption = edge_caption(edge)
         if caption:
             out.append(
-                f'<text class="edge-label" x="{lx + 6:.1f}" y="{ly:.1f}">{escape(caption)}</text>'
+                f'<text class="edge-label" x="{lx:.1f}" y="{ly:.1f}">{escape(caption)}</text>'
             )
         out.append("</g>")
     for node in graph.nodes.values():
