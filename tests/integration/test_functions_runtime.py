@@ -173,3 +173,9 @@ def test_the_seed_status_function_updates_endpoints_through_renrakus_pinpoint_ap
         assert status == {"CUSTOM": ["Pending"], "SMS": ["CANCELED"], "EMAIL": ["Pending"]}
     finally:
         app.close()
+
+
+def test_a_python_module_function_runs_without_settings() -> None:
+    result = invoke(_settings(), "python:renraku.functions.builtin:echo", {"hello": "世界"})
+    assert result["Event"] == {"hello": "世界"}
+    assert result["FunctionName"] == "python:renraku.functions.builtin:echo"
