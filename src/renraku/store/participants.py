@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from renraku.domain.journeys.model import Participant
+from renraku.store.bulk import update_by_key
 from renraku.store.schema import Json, metadata
 
 participants = Table(
@@ -121,48 +122,17 @@ def claim_due(conn: Connection, now: str, limit: int) -> list[tuple[str, Partici
     return [from_row(r) for r in conn.execute(stmt)]
 
 
-_SAVE = (
-    update(participants)
-    .where(
-        and_(
-            participants.c.app_id == bindparam("k_app"),
-            participants.c.journey_id == bindparam("k_journey"),
-            participants.c.pkey == bindparam("k_pkey"),
-        )
-    )
-    .values(
-        activity_id=bindparam("activity_id"),
-        phase=bindparam("phase"),
-        status=bindparam("status"),
-        wake_at=bindparam("wake_at"),
-        attempt=bindparam("attempt"),
-        activity_at=bindparam("activity_at"),
-        data=bindparam("data"),
-    )
-)
+_SAVED = ("activity_id", "phase", "status", "wake_at", "attempt", "activity_at", "data")
 
 
 def save(conn: Connection, changed: Sequence[tuple[str, Participant]]) -> None:
-    """Write the new state of claimed participants (one statement, many parameter sets)."""
-    if not changed:
-        return
-    conn.execute(
-        _SAVE,
-        [
-            {
-                "k_app": app_id,
-                "k_journey": p.journey_id,
-                "k_pkey": p.pkey,
-                "activity_id": p.activity_id,
-                "phase": p.phase,
-                "status": p.status,
-                "wake_at": p.wake_at,
-                "attempt": p.attempt,
-                "activity_at": p.activity_at,
-                "data": dict(p.data),
-            }
-            for app_id, p in changed
-        ],
+    """Write the new state of claimed participants (one statement per chunk on PostgreSQL)."""
+    update_by_key(
+        conn,
+        participants,
+        ("app_id", "journey_id", "pkey"),
+        _SAVED,
+        [to_row(app_id, p) for app_id, p in changed],
     )
 
 
@@ -287,6 +257,29 @@ def wake(conn: Connection, app_id: str, journey_id: str, pkey: str, at: str) -> 
         .values(wake_at=at)
     )
     return bool(result.rowcount)
+
+
+def wake_many(conn: Connection, app_id: str, wakes: Sequence[tuple[str, str, str]]) -> int:
+    """:func:`wake` for many (journey id, pkey, at) at once."""
+    earliest: dict[tuple[str, str], str] = {}
+    for j, k, at in wakes:
+        earliest[(j, k)] = min(at, earliest.get((j, k), at))
+    rows = [
+        {"app_id": app_id, "journey_id": j, "pkey": k, "wake_at": at}
+        for (j, k), at in earliest.items()
+    ]
+    # Only those waiting longer than that: compare with the row's own new value.
+    return update_by_key(
+        conn,
+        participants,
+        ("app_id", "journey_id", "pkey"),
+        ("wake_at",),
+        rows,
+        extra=lambda new: [
+            or_(participants.c.status == "ACTIVE", participants.c.status == "PAUSED"),
+            or_(participants.c.wake_at.is_(None), participants.c.wake_at > new["wake_at"]),
+        ],
+    )
 
 
 def wake_user(

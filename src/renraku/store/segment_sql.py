@@ -60,6 +60,7 @@ from renraku.domain.segments.model import (
 from renraku.store.schema import endpoints, segment_members
 
 Predicate = ColumnElement[bool]
+_KIND = {"attributes": "A", "user_attributes": "U"}
 SourcePredicate = Callable[[SourceSegment], Predicate]
 
 
@@ -71,8 +72,11 @@ def _num(value: float) -> ColumnElement[float]:
 class Compiler:
     """Compiles definitions for one dialect (``sqlite`` or ``postgresql``) at one instant."""
 
-    def __init__(self, dialect: str, *, now: datetime, source: SourcePredicate) -> None:
+    def __init__(
+        self, dialect: str, *, app_id: str, now: datetime, source: SourcePredicate
+    ) -> None:
         self.pg = dialect == "postgresql"
+        self.app_id = app_id
         self.now = now
         self.source = source
 
@@ -95,15 +99,31 @@ class Compiler:
     # -- dimensions -------------------------------------------------------------------------
 
     def attribute(self, column: Any, name: str, dim: AttributeDimension) -> Predicate:
+        from renraku.store.segments import endpoint_attribute_index as idx
+
         kind = dim.attribute_type
-        if kind in ("INCLUSIVE", "EXCLUSIVE"):
-            if self.pg:
-                coerced = type_coerce(column, JSONB)
-                listed: Predicate = or_(*[coerced.contains({name: [v]}) for v in dim.values])
-            else:
-                vals = self._values(column, name)
-                listed = exists(select(1).select_from(vals).where(vals.c.value.in_(dim.values)))
-            return listed if kind == "INCLUSIVE" else not_(listed)
+        if kind == "INCLUSIVE":
+            # Driven by the attribute index: the planner can start from the matching values.
+            return endpoints.c.id.in_(
+                select(idx.c.endpoint_id).where(
+                    idx.c.app_id == self.app_id,
+                    idx.c.kind == _KIND[column.name],
+                    idx.c.name == name,
+                    idx.c.value.in_(dim.values),
+                )
+            )
+        if kind == "EXCLUSIVE":
+            return not_(
+                exists(
+                    select(1).where(
+                        idx.c.app_id == endpoints.c.app_id,
+                        idx.c.endpoint_id == endpoints.c.id,
+                        idx.c.kind == _KIND[column.name],
+                        idx.c.name == name,
+                        idx.c.value.in_(dim.values),
+                    )
+                )
+            )
         vals = self._values(column, name)
         value = vals.c.value
         if kind == "CONTAINS":
@@ -218,10 +238,16 @@ class Compiler:
 
 
 def compile_definition(
-    defn: SegmentDefinition, dialect: str, *, now: datetime, source: SourcePredicate
+    defn: SegmentDefinition,
+    dialect: str,
+    *,
+    app_id: str,
+    now: datetime,
+    source: SourcePredicate,
 ) -> Predicate:
-    """The predicate over ``endpoints`` for ``defn``; ``source`` gives each source segment's."""
-    return Compiler(dialect, now=now, source=source).definition(defn)
+    """The predicate over ``endpoints`` of application ``app_id`` for ``defn``; ``source`` gives
+    each source segment's predicate."""
+    return Compiler(dialect, app_id=app_id, now=now, source=source).definition(defn)
 
 
 def _participant(table: Any) -> ColumnElement[Any]:
@@ -289,26 +315,54 @@ def index_relation(defn: SegmentDefinition, app_id: str) -> Select[Any] | None:
     return stmt.distinct() if len(driver[2].values) > 1 else stmt
 
 
-def endpoint_relation(
-    conn: Connection, app_id: str, segment_key: str, *, now: datetime
-) -> Select[Any]:
-    """The segment's endpoints (current version) as columns id, user_id, channel_type and
-    participant: from the attribute index when the definition allows, else compiled SQL."""
-    from renraku.store.segments import resolver
-
-    found = resolver(conn, app_id)
-    _, defn = found.kind_and_definition(segment_key)
-    if defn is not None:
-        fast = index_relation(defn, app_id)
-        if fast is not None:
-            return fast
-    where = found.predicate(segment_key, now=now)
+def _endpoint_columns(where: Predicate) -> Select[Any]:
     return select(
         endpoints.c.id,
         endpoints.c.user_id,
         endpoints.c.channel_type,
         _participant(endpoints).label("participant"),
-    ).where(and_(endpoints.c.app_id == app_id, where))
+    ).where(where)
+
+
+def endpoint_relation(
+    conn: Connection, app_id: str, segment_key: str, *, now: datetime
+) -> Select[Any]:
+    return _relation(conn, app_id, segment_key, now=now)[0]
+
+
+def _relation(
+    conn: Connection, app_id: str, segment_key: str, *, now: datetime
+) -> tuple[Select[Any], bool]:
+    """(relation, read from the attribute index alone). The segment's endpoints (current version) as columns id, user_id, channel_type and
+    participant. A block of channel and attribute sets reads the attribute index alone; groups
+    joined by Include ANY become a UNION of one query per group, each with its own best index;
+    anything else is one compiled predicate over ``endpoints``."""
+    from renraku.store.segments import resolver
+
+    found = resolver(conn, app_id)
+    _, defn = found.kind_and_definition(segment_key)
+    if defn is None:
+        where = and_(endpoints.c.app_id == app_id, found.predicate(segment_key, now=now))
+        return _endpoint_columns(where), False
+    fast = index_relation(defn, app_id)
+    if fast is not None:
+        return fast, True
+    compiler = found.compiler(now=now)
+    if defn.dimensions is None and defn.include == "ANY" and len(defn.groups) > 1:
+        parts: list[Select[Any]] = []
+        for group in defn.groups:
+            alone = None
+            if not group.sources and len(group.dimensions) == 1:
+                alone = index_relation(SegmentDefinition(dimensions=group.dimensions[0]), app_id)
+            parts.append(
+                alone
+                if alone is not None
+                else _endpoint_columns(and_(endpoints.c.app_id == app_id, compiler.group(group)))
+            )
+        union = union_all(*parts).subquery("groups")
+        columns = (union.c.id, union.c.user_id, union.c.channel_type, union.c.participant)
+        return select(*columns).distinct(), False
+    return _endpoint_columns(and_(endpoints.c.app_id == app_id, compiler.definition(defn))), False
 
 
 def imported_members(app_id: str, segment_id: str) -> Predicate:
@@ -342,12 +396,13 @@ def segment_counts(
     conn: Connection, app_id: str, segment_key: str, *, now: datetime
 ) -> dict[str, Any]:
     """``{"Count": endpoints, "Users": users, "ByChannel": {channel: endpoints}}``."""
-    # One statement, one pass over the matches: per-channel counts and distinct participants.
-    matched = (
-        endpoint_relation(conn, app_id, segment_key, now=now)
-        .cte("matched")
-        .prefix_with("MATERIALIZED")
-    )
+    rel, from_index = _relation(conn, app_id, segment_key, now=now)
+    if from_index:
+        # Two range scans of the narrow index cost less than materialising the matches.
+        matched: Any = rel.subquery("matched")
+    else:
+        # One pass over the wide rows, kept for both aggregates.
+        matched = rel.cte("matched").prefix_with("MATERIALIZED")
     users = select(matched.c.participant).group_by(matched.c.participant).subquery("users")
     stmt = union_all(
         select(literal(0), matched.c.channel_type, func.count()).group_by(matched.c.channel_type),

@@ -34,7 +34,7 @@ from renraku.errors import Conflict, NotFound
 from renraku.store.schema import Json, endpoints, metadata, segment_members, segments
 
 if TYPE_CHECKING:
-    from renraku.store.segment_sql import Predicate
+    from renraku.store.segment_sql import Compiler, Predicate
 
 # One row per (endpoint, attribute or user attribute, value), kept by triggers (migration 0002).
 endpoint_attribute_index = Table(
@@ -411,10 +411,22 @@ class Resolver:
             self._defs[key] = (str(current.id), defn)
         return self._defs[key]
 
+    def compiler(self, *, now: datetime, depth: int = 0) -> Compiler:
+        """A compiler whose source segments resolve through this resolver."""
+        from renraku.store.segment_sql import Compiler
+
+        return Compiler(
+            self.conn.dialect.name,
+            app_id=self.app_id,
+            now=now,
+            source=lambda s: self.predicate(s.id, now=now, version=s.version, _depth=depth + 1),
+        )
+
     def predicate(
         self, segment_key: str, *, now: datetime, version: int | None = None, _depth: int = 0
     ) -> Predicate:
-        from renraku.store.segment_sql import compile_definition, imported_members
+        """The predicate over ``endpoints`` for a stored segment (pinned ``version`` or current)."""
+        from renraku.store.segment_sql import imported_members
 
         if _depth > 32:
             raise Conflict(
@@ -423,12 +435,7 @@ class Resolver:
         seg_id, defn = self.kind_and_definition(segment_key, version)
         if defn is None:
             return imported_members(self.app_id, seg_id)
-        return compile_definition(
-            defn,
-            self.conn.dialect.name,
-            now=now,
-            source=lambda s: self.predicate(s.id, now=now, version=s.version, _depth=_depth + 1),
-        )
+        return self.compiler(now=now, depth=_depth).definition(defn)
 
 
 def resolver(conn: Connection, app_id: str) -> Resolver:

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    bindparam,
     func,
     or_,
     select,
@@ -29,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from renraku.store.bulk import update_by_key
 from renraku.store.schema import Json, metadata
 
 sends = Table(
@@ -77,25 +77,41 @@ def record(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         conn.execute(_insert(conn).on_conflict_do_nothing(index_elements=["key"]), list(rows))
 
 
-_SETTLE = (
-    update(sends)
-    .where(and_(sends.c.key == bindparam("k"), or_(*(sends.c.status == s for s in OPEN_STATUSES))))
-    .values(
-        status=bindparam("status"),
-        settled_at=bindparam("settled_at"),
-        provider=bindparam("provider"),
-        provider_message_id=bindparam("pmid"),
-        reason=bindparam("reason"),
-        lease_until=bindparam("lease_until"),
-        tries=sends.c.tries + 1,
-    )
+_SETTLED = (
+    "status",
+    "settled_at",
+    "provider",
+    "provider_message_id",
+    "reason",
+    "lease_until",
+    "tries",
 )
 
 
 def settle(conn: Connection, results: Sequence[Mapping[str, Any]]) -> None:
-    """Settle open sends: each mapping has k, status, settled_at, provider, pmid, reason, lease_until."""
-    if results:
-        conn.execute(_SETTLE, list(results))
+    """Settle open sends: each mapping has k, status, settled_at, provider, pmid, reason,
+    lease_until and tries (the new count of hand-overs)."""
+    rows = [
+        {
+            "key": r["k"],
+            "status": r["status"],
+            "settled_at": r["settled_at"],
+            "provider": r["provider"],
+            "provider_message_id": r["pmid"],
+            "reason": r["reason"],
+            "lease_until": r["lease_until"],
+            "tries": r["tries"],
+        }
+        for r in results
+    ]
+    update_by_key(
+        conn,
+        sends,
+        ("key",),
+        _SETTLED,
+        rows,
+        extra=lambda new: [or_(*(sends.c.status == s for s in OPEN_STATUSES))],
+    )
 
 
 def claim_stale(conn: Connection, wall_now: float, lease_seconds: float, limit: int) -> list[Any]:

@@ -156,11 +156,9 @@ def upgrade() -> None:
         "COALESCE(last_modified_date, creation_date) FROM segments"
     )
     op.create_index("ix_segment_members_endpoint", "segment_members", ["app_id", "endpoint_id"])
+    # GPS ranges compile to a latitude band first (no trigonometry), which this index answers.
+    op.create_index("ix_endpoints_latitude", "endpoints", ["app_id", "latitude"])
     if op.get_bind().dialect.name == "postgresql":
-        # Attribute INCLUSIVE/EXCLUSIVE compile to containment (@>), which this index answers.
-        op.execute(
-            "CREATE INDEX ix_endpoints_attributes ON endpoints USING gin (attributes jsonb_path_ops)"
-        )
         _pg_index()
     else:
         _sqlite_index()
@@ -181,6 +179,6 @@ def downgrade() -> None:
     op.drop_table("endpoint_attribute_index")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION endpoint_attribute_index_sync()")
-        op.execute("DROP INDEX ix_endpoints_attributes")
+    op.drop_index("ix_endpoints_latitude", table_name="endpoints")
     op.drop_index("ix_segment_members_endpoint", table_name="segment_members")
     op.drop_table("segment_versions")
