@@ -144,3 +144,65 @@ def sqlite_store(tmp_path: Any) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@contextmanager
+def sns_signing() -> Iterator[tuple[Any, str]]:
+    """An RSA key and its certificate served over HTTP, standing in for SNS's signing certificate."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    from fastapi import FastAPI, Response
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.us-east-1.amazonaws.com")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    certs = FastAPI()
+
+    @certs.get("/SimpleNotificationService.pem")
+    def pem_file() -> Response:
+        return Response(pem, media_type="application/x-pem-file")
+
+    with serve(certs) as url:
+        yield key, url + "/SimpleNotificationService.pem"
+
+
+def signed_sns(
+    key: Any, cert_url: str, notification: dict[str, Any], version: str = "2"
+) -> dict[str, Any]:
+    """An SNS Notification carrying ``notification`` as its Message, signed with ``key``."""
+    import base64
+    import json
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from renraku.channels.sns_verify import string_to_sign
+
+    message = {
+        "Type": "Notification",
+        "MessageId": str(uuid.uuid4()),
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:events",
+        "Message": json.dumps(notification),
+        "Timestamp": "2026-11-26T03:00:00.000Z",
+        "SignatureVersion": version,
+        "SigningCertURL": cert_url,
+    }
+    algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()
+    signature = key.sign(string_to_sign(message), padding.PKCS1v15(), algorithm)
+    message["Signature"] = base64.b64encode(signature).decode()
+    return message

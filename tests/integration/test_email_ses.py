@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import email
 import email.policy
 import json
@@ -24,12 +22,10 @@ from channel_support import (
     make_app,
     make_renraku,
     serve,
+    signed_sns,
+    sns_signing,
 )
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
-from fastapi import FastAPI, Response
+from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 from moto.ses.models import ses_backends
@@ -37,7 +33,6 @@ from pydantic import SecretStr
 
 from renraku.channels.config import EmailSettings, SesSettings, WebhookSettings
 from renraku.channels.email_ses import SesTransport
-from renraku.channels.sns_verify import string_to_sign
 from renraku.settings import Settings
 from renraku.store import Store
 from renraku.store import deliverability as dv
@@ -157,47 +152,11 @@ def test_unreachable_ses_endpoint_is_transient(store: Store) -> None:
 
 @pytest.fixture(scope="module")
 def signing() -> Iterator[tuple[rsa.RSAPrivateKey, str]]:
-    """An RSA key and a certificate served over HTTP, standing in for SNS's signing certificate."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.us-east-1.amazonaws.com")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    certs = FastAPI()
-
-    @certs.get("/SimpleNotificationService.pem")
-    def pem_file() -> Response:
-        return Response(pem, media_type="application/x-pem-file")
-
-    with serve(certs) as url:
-        yield key, url + "/SimpleNotificationService.pem"
+    with sns_signing() as signer:
+        yield signer
 
 
-def _sns(
-    key: rsa.RSAPrivateKey, cert_url: str, notification: dict[str, Any], version: str = "2"
-) -> dict[str, Any]:
-    message = {
-        "Type": "Notification",
-        "MessageId": str(uuid.uuid4()),
-        "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-events",
-        "Message": json.dumps(notification),
-        "Timestamp": "2026-11-26T03:00:00.000Z",
-        "SignatureVersion": version,
-        "SigningCertURL": cert_url,
-    }
-    algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()
-    signature = key.sign(string_to_sign(message), padding.PKCS1v15(), algorithm)
-    message["Signature"] = base64.b64encode(signature).decode()
-    return message
+_sns = signed_sns
 
 
 @pytest.fixture

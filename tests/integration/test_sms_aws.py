@@ -3,11 +3,13 @@ model) and through Amazon SNS (moto's server)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from botocore.stub import ANY, Stubber
 from channel_support import (
@@ -16,7 +18,12 @@ from channel_support import (
     delivery,
     events_of,
     free_port,
+    hooks_api,
     make_app,
+    make_renraku,
+    serve,
+    signed_sns,
+    sns_signing,
     sqlite_store,
 )
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -30,9 +37,11 @@ from renraku.channels.config import (
     RetrySettings,
     SmsSettings,
     SnsSettings,
+    WebhookSettings,
 )
 from renraku.channels.sms_aws import AwsSmsTransport
 from renraku.channels.sms_sns import SnsTransport
+from renraku.settings import Settings
 from renraku.store import Store
 from renraku.store import endpoints as endpoint_store
 
@@ -193,3 +202,50 @@ def test_sns_publishes_to_the_phone_number_with_the_sms_type(store: Store, moto_
     number, message = backend.sms_messages[result.provider_message_id][:2]
     assert (number, message) == ("+819077777777", "テスト送信")
     assert [e["Kind"] for e in events_of(store, app_id, ep.id)] == ["sms.sent"]
+
+
+# -- two-way SMS and delivery events through SNS ------------------------------------------------
+
+
+@pytest.fixture
+def hooks(store: Store) -> Iterator[tuple[httpx.Client, Any]]:
+    settings = Settings(
+        db="sqlite://",
+        webhooks=WebhookSettings(sns_certificate_hosts=["127.0.0.1"], allow_http=True),
+    )
+    with (
+        sns_signing() as signer,
+        serve(hooks_api(make_renraku(store, settings))) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        yield client, signer
+
+
+def test_end_user_messaging_events_and_stop_replies_arrive_through_sns(
+    store: Store, hooks: tuple[httpx.Client, Any]
+) -> None:
+    client, (key, cert_url) = hooks
+    app_id = make_app(store)
+    ep = add_endpoint(store, app_id, "SMS", "+819011111111", user_id="User1")
+    sms = _sms_client()
+    with Stubber(sms) as stub:
+        stub.add_response("send_text_message", {"MessageId": "msg-0100"})
+        [sent] = channel(AwsSmsTransport(SETTINGS, sms), store).deliver([delivery(ep, Body="x")])
+    assert sent.outcome == "sent"
+
+    delivered = {"eventType": "TEXT_DELIVERED", "messageId": "msg-0100"}
+    reply = {
+        "originationNumber": "+819011111111",
+        "destinationNumber": "+815011112222",
+        "messageBody": "STOP",
+        "inboundMessageId": "in-1",
+    }
+    for notification in (delivered, reply):
+        posted = client.post(
+            "/hooks/sns", content=json.dumps(signed_sns(key, cert_url, notification))
+        )
+        assert posted.status_code == 204
+    kinds = [e["Kind"] for e in events_of(store, app_id, ep.id)]
+    assert kinds == ["sms.sent", "sms.delivered", "sms.inbound", "endpoint.opted_out"]
+    with store.connect() as conn:
+        assert endpoint_store.get(conn, app_id, ep.id).opt_out == "ALL"

@@ -1,4 +1,5 @@
-"""SNS notifications: SES delivery, bounce and complaint events, signature verified.
+"""SNS notifications, signature verified: SES delivery, bounce and complaint events; AWS End User
+Messaging SMS events and inbound replies (two-way SMS).
 
 A ``SubscriptionConfirmation`` with a valid signature is confirmed by fetching its SubscribeURL
 (only on an SNS host); a ``Notification`` carries an SES event as JSON text in ``Message``.
@@ -73,5 +74,45 @@ async def sns_message(request: Request) -> Response:
         return Response("Message is not an SES notification", status_code=400)
     if not isinstance(notification, dict):
         return Response("Message is not an SES notification", status_code=400)
-    await run_in_threadpool(delivery_events.email_notification, app, notification)
+    if "originationNumber" in notification and "messageBody" in notification:
+        # AWS End User Messaging two-way SMS: an inbound reply.
+        await run_in_threadpool(
+            delivery_events.inbound_sms,
+            app,
+            "aws-sms",
+            str(notification["originationNumber"]),
+            str(notification.get("destinationNumber", "")),
+            str(notification["messageBody"]),
+        )
+    elif str(notification.get("eventType", "")).startswith("TEXT_"):
+        # AWS End User Messaging SMS event destination: TEXT_DELIVERED, TEXT_BLOCKED ...
+        status = AWS_SMS_STATUS.get(str(notification["eventType"]), "sent")
+        await run_in_threadpool(
+            delivery_events.provider_status,
+            app,
+            "aws-sms",
+            str(notification.get("messageId", "")),
+            status,
+            error_code=None if status == "delivered" else str(notification["eventType"]),
+        )
+    else:
+        await run_in_threadpool(delivery_events.email_notification, app, notification)
     return Response(status_code=204)
+
+
+# AWS End User Messaging SMS event types -> the statuses renraku records (as Twilio names them).
+AWS_SMS_STATUS = {
+    "TEXT_DELIVERED": "delivered",
+    "TEXT_SUCCESSFUL": "sent",
+    "TEXT_QUEUED": "queued",
+    "TEXT_PENDING": "sending",
+    "TEXT_BLOCKED": "failed",
+    "TEXT_TTL_EXPIRED": "undelivered",
+    "TEXT_CARRIER_UNREACHABLE": "undelivered",
+    "TEXT_INVALID": "failed",
+    "TEXT_INVALID_MESSAGE": "failed",
+    "TEXT_CARRIER_BLOCKED": "failed",
+    "TEXT_UNREACHABLE": "undelivered",
+    "TEXT_SPAM": "failed",
+    "TEXT_UNKNOWN": "failed",
+}
