@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 from channel_support import (
     add_endpoint,
     channel,
     delivery,
     events_of,
-    free_port,
     hooks_api,
     make_app,
     make_renraku,
@@ -26,30 +22,17 @@ from channel_support import (
 from renraku.channels.config import EmailSettings, SmtpSettings
 from renraku.channels.email_smtp import SmtpTransport
 from renraku.settings import Settings
+from renraku.simulators import mailbox
+from renraku.simulators.mailbox import Mailbox
 from renraku.store import Store
 from renraku.store import deliverability as dv
 from renraku.store import endpoints as endpoint_store
 
 
-class Collect(Message):  # type: ignore[misc]
-    def __init__(self) -> None:
-        super().__init__()
-        self.received: list[Any] = []
-
-    def handle_message(self, message: Any) -> None:
-        self.received.append(message)
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[Collect, int]]:
-    handler = Collect()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+def smtp(tmp_path: Path) -> Iterator[tuple[Mailbox, int]]:
+    with mailbox.running(tmp_path / "mail") as box:
+        yield box, box.port
 
 
 @pytest.fixture
@@ -66,14 +49,12 @@ def _send(store: Store, port: int, hooks_url: str, ep: Any) -> str:
     return hooks_url
 
 
-def _link(handler: Collect) -> str:
-    raw = handler.received[-1].as_bytes()
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    return str(parsed["List-Unsubscribe"]).strip("<>")
+def _link(box: Mailbox) -> str:
+    return str(box.messages[-1]["List-Unsubscribe"]).strip("<>")
 
 
 def test_following_the_emailed_link_and_confirming_opts_the_endpoint_out(
-    store: Store, smtp: tuple[Collect, int], hooks: str
+    store: Store, smtp: tuple[Mailbox, int], hooks: str, tmp_path: Path
 ) -> None:
     handler, port = smtp
     app_id = make_app(store)
@@ -102,11 +83,12 @@ def test_following_the_emailed_link_and_confirming_opts_the_endpoint_out(
         [delivery(ep, Subject="s", TextPart="t")]
     )
     assert again.outcome == "failed"
-    assert len(handler.received) == 1
+    assert len(handler.messages) == 1
+    assert sorted(p.name for p in (tmp_path / "mail").iterdir()) == ["000001.eml"]
 
 
 def test_a_forged_or_altered_link_is_refused_and_changes_nothing(
-    store: Store, smtp: tuple[Collect, int], hooks: str
+    store: Store, smtp: tuple[Mailbox, int], hooks: str
 ) -> None:
     handler, port = smtp
     app_id = make_app(store)
@@ -124,7 +106,7 @@ def test_a_forged_or_altered_link_is_refused_and_changes_nothing(
 
 
 def test_public_url_setting_decides_the_host_of_the_link(
-    store: Store, smtp: tuple[Collect, int]
+    store: Store, smtp: tuple[Mailbox, int]
 ) -> None:
     handler, port = smtp
     app_id = make_app(store)
