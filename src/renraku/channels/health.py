@@ -137,11 +137,11 @@ def check_sms(settings: Settings) -> dict[str, str]:
 
 
 def check_functions(settings: Settings) -> list[dict[str, str]]:
-    from renraku.functions.runtime import _code_dir
+    from renraku.functions.runtime import code_dir
 
     results = []
     for name, spec in sorted(settings.functions.items()):
-        code = _code_dir(spec, settings)
+        code = code_dir(spec, settings)
         module, _, func = spec.handler.rpartition(".")
         component = f"function {name}"
         if not module or not func:

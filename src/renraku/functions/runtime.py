@@ -95,7 +95,8 @@ def resolve(settings: Settings, target: str) -> tuple[str, FunctionSettings]:
     return name, spec
 
 
-def _code_dir(spec: FunctionSettings, settings: Settings) -> str | None:
+def code_dir(spec: FunctionSettings, settings: Settings) -> str | None:
+    """The absolute code directory; relative paths start at RENRAKU_CONFIG's directory or cwd."""
     if not spec.code:
         return None
     path = Path(spec.code).expanduser()
@@ -207,7 +208,7 @@ def _spawn(
         result_path = os.path.join(tmp, "result.json")
         request = {
             "handler": spec.handler,
-            "code": _code_dir(spec, settings),
+            "code": code_dir(spec, settings),
             "event": event,
             "result_path": result_path,
             "context": {
