@@ -18,6 +18,7 @@ from voice_helpers import (
 from renraku.app import App
 from renraku.channels.voice_simulator import SimulatedVoice, parse_script
 from renraku.errors import InvalidInput
+from renraku.services import call_placement as placement
 from renraku.services import calls as call_service
 from renraku.services.call_functions import LocalInvoker
 from renraku.store import events as event_store
@@ -264,7 +265,7 @@ class _LiveDialer:
     local_flows = False
     queues = False
 
-    def dial(self, request: call_service.CallRequest) -> str | None:
+    def dial(self, request: placement.CallRequest) -> str | None:
         return "live-" + request.call_id
 
 
@@ -275,16 +276,16 @@ def test_live_providers_are_refused_transiently_at_capacity_and_pass_when_the_cl
     app_id, ep = seed_user(app)
     dialer = _LiveDialer()
 
-    def request(key: str) -> call_service.CallRequest:
-        return call_service.request_for(app, delivery(app_id, ep, key=key), dialer)
+    def request(key: str) -> placement.CallRequest:
+        return placement.request_for(app, delivery(app_id, ep, key=key), dialer)
 
-    assert call_service.place(app, request("a"), dialer).outcome == "sent"
-    refused = call_service.place(app, request("b"), dialer)
+    assert placement.place(app, request("a"), dialer).outcome == "sent"
+    refused = placement.place(app, request("b"), dialer)
     assert refused.outcome == "failed"
     assert not refused.permanent
     assert "calls_per_second" in (refused.reason or "")
     clock.advance(1)
-    assert call_service.place(app, request("b"), dialer).outcome == "sent"
+    assert placement.place(app, request("b"), dialer).outcome == "sent"
     app.close()
 
 

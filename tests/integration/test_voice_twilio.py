@@ -1,4 +1,5 @@
-"""The seed's flow over Twilio, end to end: renraku places the call with the twilio library against
+"""The seed's flow over Twilio, end to end (provider behaviour: SQLite only; the store's part is
+covered on both dialects by the simulator tests): renraku places the call with the twilio library against
 the local Twilio simulator, whose phone fetches renraku's TwiML, hears the prompts and presses keys;
 signed status callbacks settle the outcome."""
 
@@ -46,12 +47,12 @@ SCRIPT = {
 
 
 @pytest.fixture
-def world(db_url: str) -> Iterator[tuple[App, str, Any, str]]:
+def world(sqlite_url: str) -> Iterator[tuple[App, str, Any, str]]:
     with twilio_sim.running(SID, TOKEN, routers=[calls_router(parse_script(SCRIPT))]) as sim:
         sock = reserve_port()
         public = f"http://127.0.0.1:{sock.getsockname()[1]}"
         app, _ = make_app(
-            db_url,
+            sqlite_url,
             provider="twilio",
             capacity={"calls_per_second": 100},
             twilio={

@@ -29,6 +29,7 @@ from renraku.app import App
 from renraku.domain.flows.interpreter import instance_arn
 from renraku.domain.timefmt import parse_iso
 from renraku.errors import InvalidInput, NotFound, RenrakuError
+from renraku.services import call_placement as placement
 from renraku.services import calls as call_service
 from renraku.services import flows as flow_service
 from renraku.store import apps as app_store
@@ -216,7 +217,7 @@ class ConnectApi:
             )
         number = params["DestinationPhoneNumber"]
         flow = params["ContactFlowId"]
-        problem = call_service.destination_problem(self.app, app_id, number)
+        problem = placement.destination_problem(self.app, app_id, number)
         if problem is not None:
             code = "DestinationNotAllowedException" if "not allowed" in problem else None
             raise ConnectError(

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.domain.timefmt import iso
 from renraku.errors import ConfigError
+from renraku.services import call_placement as placement
 from renraku.services import calls as call_service
 from renraku.settings import Settings
 from renraku.store import calls as call_store
@@ -87,25 +88,25 @@ class ConnectVoice:
     def deliver(self, batch: Sequence[Delivery]) -> list[DeliveryResult]:
         out = []
         for delivery in batch:
-            request = call_service.request_for(self.app, delivery, self)
+            request = placement.request_for(self.app, delivery, self)
             if not request.flow_id and self.cfg.contact_flow_id:
                 request = replace(request, flow_id=self.cfg.contact_flow_id)
             if delivery.endpoint.opted_out:
-                out.append(call_service.refuse(self.app, request, self.provider, "opted out"))
+                out.append(placement.refuse(self.app, request, self.provider, "opted out"))
                 continue
-            out.append(call_service.place(self.app, request, self))
+            out.append(placement.place(self.app, request, self))
         return out
 
     def lookup(self, key: str) -> DeliveryResult | None:
         with self.app.store.connect() as conn:
             call = call_store.by_send_key(conn, key)
-        return None if call is None else call_service.result_of(call, key, self.provider)
+        return None if call is None else placement.result_of(call, key, self.provider)
 
-    def dial(self, request: call_service.CallRequest) -> str | None:
+    def dial(self, request: placement.CallRequest) -> str | None:
         if not self.cfg.instance_id:
-            raise call_service.CallRefused("Connect needs voice.connect.instance_id")
+            raise placement.CallRefused("Connect needs voice.connect.instance_id")
         if not request.flow_id:
-            raise call_service.CallRefused(
+            raise placement.CallRefused(
                 "no contact flow: set ContactFlowId or voice.connect.contact_flow_id"
             )
         params: dict[str, Any] = {
@@ -131,14 +132,14 @@ class ConnectVoice:
         except ClientError as exc:
             error = exc.response.get("Error", {})
             if error.get("Code") in RETRYABLE:  # the same ClientToken makes a retry safe
-                raise call_service.CallDeferred(
+                raise placement.CallDeferred(
                     f"Connect {error.get('Code')}: {error.get('Message', exc)}"
                 ) from exc
-            raise call_service.CallRefused(
+            raise placement.CallRefused(
                 f"Connect {error.get('Code', 'error')}: {error.get('Message', exc)}"
             ) from exc
         except BotoCoreError as exc:
-            raise call_service.CallRefused(f"Connect unreachable: {exc}") from exc
+            raise placement.CallRefused(f"Connect unreachable: {exc}") from exc
         return str(response["ContactId"])
 
     def stop(self, call: dict[str, Any]) -> None:

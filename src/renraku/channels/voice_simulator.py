@@ -49,6 +49,7 @@ from renraku.domain.flows import (
 )
 from renraku.domain.timefmt import iso
 from renraku.errors import ConfigError, InvalidInput, Problem
+from renraku.services import call_placement as placement
 from renraku.services import calls as call_service
 from renraku.services.call_functions import FunctionInvoker, RuntimeInvoker
 from renraku.services.call_runner import CallContext, apply_reached, drive
@@ -208,17 +209,17 @@ class SimulatedVoice:
     def deliver(self, batch: Sequence[Delivery]) -> list[DeliveryResult]:
         out = []
         for delivery in batch:
-            request = call_service.request_for(self.app, delivery, self)
+            request = placement.request_for(self.app, delivery, self)
             if delivery.endpoint.opted_out:
-                out.append(call_service.refuse(self.app, request, self.provider, "opted out"))
+                out.append(placement.refuse(self.app, request, self.provider, "opted out"))
                 continue
-            out.append(call_service.place(self.app, request, self))
+            out.append(placement.place(self.app, request, self))
         return out
 
     def lookup(self, key: str) -> DeliveryResult | None:
         with self.app.store.connect() as conn:
             call = call_store.by_send_key(conn, key)
-        return None if call is None else call_service.result_of(call, key, self.provider)
+        return None if call is None else placement.result_of(call, key, self.provider)
 
     # The callee ------------------------------------------------------------------------------
 
@@ -254,7 +255,7 @@ class SimulatedVoice:
             return Callee("voicemail")
         return Callee("no-answer")
 
-    def dial(self, request: call_service.CallRequest) -> str | None:
+    def dial(self, request: placement.CallRequest) -> str | None:
         """Run the whole call now, on simulated time, and record how it ends."""
         app = self.app
         callee = self.callee_for(request.address, request.send_key or request.call_id)

@@ -20,7 +20,7 @@ from twilio.rest import Client
 
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.errors import ConfigError
-from renraku.services import calls as call_service
+from renraku.services import call_placement as placement
 from renraku.services.call_functions import FunctionInvoker, RuntimeInvoker
 from renraku.settings import Settings
 from renraku.store import calls as call_store
@@ -83,24 +83,24 @@ class TwilioVoice:
     def deliver(self, batch: Sequence[Delivery]) -> list[DeliveryResult]:
         out = []
         for delivery in batch:
-            request = call_service.request_for(self.app, delivery, self)
+            request = placement.request_for(self.app, delivery, self)
             if delivery.endpoint.opted_out:
-                out.append(call_service.refuse(self.app, request, self.provider, "opted out"))
+                out.append(placement.refuse(self.app, request, self.provider, "opted out"))
                 continue
-            out.append(call_service.place(self.app, request, self))
+            out.append(placement.place(self.app, request, self))
         return out
 
     def lookup(self, key: str) -> DeliveryResult | None:
         with self.app.store.connect() as conn:
             call = call_store.by_send_key(conn, key)
-        return None if call is None else call_service.result_of(call, key, self.provider)
+        return None if call is None else placement.result_of(call, key, self.provider)
 
-    def dial(self, request: call_service.CallRequest) -> str | None:
+    def dial(self, request: placement.CallRequest) -> str | None:
         public = self.cfg.public_url or self.settings.webhooks.public_url
         base = public.rstrip("/") + f"/twilio/voice/{request.call_id}"
         origination = request.origination or self.cfg.from_number
         if not origination:
-            raise call_service.CallRefused(
+            raise placement.CallRefused(
                 "no caller number: set OriginationNumber or voice.twilio.from_number"
             )
         options: dict[str, Any] = {}
@@ -120,12 +120,10 @@ class TwilioVoice:
             )
         except TwilioRestException as exc:
             if exc.status == 429:  # throttled: certainly not placed
-                raise call_service.CallDeferred(f"Twilio 429: {exc.msg}") from exc
-            raise call_service.CallRefused(
-                f"Twilio {exc.status} error {exc.code}: {exc.msg}"
-            ) from exc
+                raise placement.CallDeferred(f"Twilio 429: {exc.msg}") from exc
+            raise placement.CallRefused(f"Twilio {exc.status} error {exc.code}: {exc.msg}") from exc
         except TwilioException as exc:
-            raise call_service.CallRefused(f"Twilio unreachable: {exc}") from exc
+            raise placement.CallRefused(f"Twilio unreachable: {exc}") from exc
         return str(call.sid)
 
     def stop(self, call: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """Contact flows: Amazon Connect's flow language, validated at import and run as a pure machine."""
 
-from renraku.domain.flows.interpreter import (
+from renraku.domain.flows.call import (
     Answered,
     CallState,
     Command,
@@ -19,9 +19,8 @@ from renraku.domain.flows.interpreter import (
     MarkReached,
     Say,
     Step,
-    advance,
-    new_call,
 )
+from renraku.domain.flows.interpreter import advance, new_call
 from renraku.domain.flows.model import SUPPORTED_ACTIONS, Action, Flow, parse_flow
 
 __all__ = [
