@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
@@ -32,9 +31,10 @@ RESERVED_HEADERS = frozenset(
         "Cc",
         "Sender",
         "Return-Path",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
     )
 )
-SEND_KEY_HEADER = "X-Renraku-Send-Key"
 
 
 def is_marketing(item: Outgoing) -> bool:
@@ -62,7 +62,6 @@ def build(
     msg["Date"] = format_datetime(datetime.now(UTC))
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     msg["Message-ID"] = make_msgid(domain=domain)
-    msg[SEND_KEY_HEADER] = item.delivery.key
     text = item.parts.get("TextPart")
     body_html = item.parts.get("HtmlPart")
     marketing = is_marketing(item) and item.unsubscribe_url is not None
@@ -102,4 +101,4 @@ def sender_address(msg: EmailMessage) -> str:
     return parseaddr(str(msg["From"]))[1]
 
 
-__all__ = ["SEND_KEY_HEADER", "Address", "build", "is_marketing", "sender_address"]
+__all__ = ["build", "is_marketing", "sender_address"]
