@@ -17,7 +17,7 @@ from renraku.api.auth import Authenticator
 from renraku.api.aws.pinpoint.router import PinpointEndpoint
 from renraku.api.keyring import KeyRing
 from renraku.api.metrics import Metrics, MetricsMiddleware
-from renraku.api.native import apps as native_apps
+from renraku.api.native import routes as native_routes
 from renraku.app import App, build_app
 from renraku.settings import load_settings
 
@@ -80,7 +80,7 @@ def create_api(app: App) -> FastAPI:
         response_class=JSONResponse,
         include_in_schema=False,
     )
-    api.include_router(native_apps.router)
+    api.include_router(native_routes.router)
     pinpoint = PinpointEndpoint(app, auth)
     api.router.routes.append(
         Route("/v1/{rest:path}", pinpoint.endpoint, methods=ALL_METHODS, include_in_schema=False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -18,14 +20,22 @@ def serve_command(
         int | None, typer.Option("--workers", min=1, help="Worker processes (default 1).")
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    print_openapi: Annotated[
+        bool,
+        typer.Option("--print-openapi", help="Print the native API's OpenAPI document and exit."),
+    ] = False,
 ) -> None:
     """Serve the HTTP API until interrupted (defaults from [server] in renraku.toml)."""
     import uvicorn
 
     from renraku.api.keyring import load_master_key
-    from renraku.api.server import SCHEMA_READY_ENV
+    from renraku.api.server import SCHEMA_READY_ENV, create_api
 
     cli_state = state(ctx)
+    if print_openapi:
+        document = create_api(cli_state.app).openapi()
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return
     settings = cli_state.settings
     server = settings.server
     # Migrate once here; the worker processes then open the store without migrating.

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from renraku.api.auth import Principal
 from renraku.api.aws.pinpoint.paging import paginate, with_next
-from renraku.api.native.deps import AppDep, PrincipalDep
+from renraku.api.native.deps import AppDep, Json, PrincipalDep, owned_app
 from renraku.api.native.models import CreateApplication, EndpointBatch, EndpointRequest
-from renraku.app import App
-from renraku.errors import NotFound
 from renraku.services import endpoint_batch
 from renraku.services import endpoints as endpoint_service
 from renraku.store import apps as app_store
@@ -19,19 +16,8 @@ from renraku.store import endpoints as endpoint_store
 
 router = APIRouter(prefix="/api/v1")
 
-Json = dict[str, Any]
 PageSize = Annotated[str | None, Query(alias="page_size", description="Items per page (1-1000).")]
 Token = Annotated[str | None, Query(description="NextToken from the previous page.")]
-
-
-def owned_app(app: App, principal: Principal, app_id: str) -> Json:
-    """The application ``app_id`` if the caller's key may use it (403 otherwise, 404 if absent)."""
-    principal.require_app(app_id)
-    with app.store.connect() as conn:
-        record = app_store.get_app(conn, app_id)
-    if record["Id"] != app_id:
-        raise NotFound("application", app_id)
-    return record
 
 
 @router.get("/apps", tags=["applications"], summary="List the applications the key may use")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from renraku.api.auth import Authenticator, Principal
 from renraku.api.sigv4 import SignedRequest
 from renraku.app import App
+from renraku.errors import NotFound
+from renraku.store import apps as app_store
 
 # Declared for the OpenAPI document; verification itself is the Authenticator's.
 bearer_scheme = HTTPBearer(
@@ -43,10 +46,19 @@ async def get_principal(
         headers=headers,
         body=body,
     )
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(auth.authenticate, signed, now=datetime.now(UTC), services=None)
 
 
 AppDep = Annotated[App, Depends(get_app)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+Json = dict[str, Any]
+
+
+def owned_app(app: App, principal: Principal, app_id: str) -> Json:
+    """The application ``app_id`` if the caller's key may use it (403 otherwise, 404 if absent)."""
+    principal.require_app(app_id)
+    with app.store.connect() as conn:
+        record = app_store.get_app(conn, app_id)
+    if record["Id"] != app_id:
+        raise NotFound("application", app_id)
+    return record

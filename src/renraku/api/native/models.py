@@ -71,3 +71,45 @@ class EndpointBatchItem(EndpointRequest):
 
 class EndpointBatch(Strict):
     Item: list[EndpointBatchItem] = Field(min_length=1, max_length=100)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "ProblemDetails",
+    "description": "RFC 9457 problem details; `errors` names each field at fault.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "message"],
+                "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+    }
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("Malformed request (e.g. invalid JSON)"),
+    401: _problem("Bearer token not recognised"),
+    403: _problem("Missing or invalid credentials, or another application's data"),
+    404: _problem("No such application, endpoint, segment, journey, template or job"),
+    409: _problem("Conflict with the current state"),
+    413: _problem("Request body too large (server.max_body_bytes)"),
+    422: _problem("Invalid input; `errors` names each field"),
+    429: _problem("Too many requests for this key"),
+}

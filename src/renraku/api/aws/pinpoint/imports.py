@@ -7,12 +7,9 @@ GetImportJob see the same end state either way).
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
-
 from renraku.api.aws.pinpoint.calls import Call, Payload, operation
 from renraku.api.aws.pinpoint.paging import paginate, with_next
-from renraku.errors import InvalidInput, Problem
+from renraku.api.sources import allowed_source
 from renraku.services import imports as import_service
 
 FIELD = "ImportJobRequest.S3Url"
@@ -27,31 +24,10 @@ def _job(job: Payload, role_arn: str | None = None) -> Payload:
     return {**job, "Definition": definition}
 
 
-def _allowed_source(call: Call, url: str) -> str:
-    scheme = urlsplit(url).scheme
-    if scheme == "s3":
-        return url
-    if scheme != "file":
-        raise InvalidInput([Problem(FIELD, f"{url!r}: use an s3:// or file:// URL")])
-    roots = [Path(r).resolve() for r in call.app.settings.server.import_file_roots]
-    path = Path(unquote(urlsplit(url).path)).resolve()
-    if not any(path == root or root in path.parents for root in roots):
-        raise InvalidInput(
-            [
-                Problem(
-                    FIELD,
-                    f"{url!r} is outside the directories this server may read "
-                    "(server.import_file_roots)",
-                )
-            ]
-        )
-    return url
-
-
 @operation("CreateImportJob")
 def create_import_job(call: Call) -> Payload:
     request = call.body("ImportJobRequest")
-    source = _allowed_source(call, str(request["S3Url"]))
+    source = allowed_source(call.app.settings, str(request["S3Url"]), field=FIELD)
     options = import_service.ImportOptions(
         source=source,
         format=str(request["Format"]),
