@@ -52,6 +52,7 @@ def _draft_predicate(
     return compile_definition(
         defn,
         conn.dialect.name,
+        app_id=app_id,
         now=now,
         source=lambda s: res.predicate(s.id, now=now, version=s.version),
     )
