@@ -3,6 +3,7 @@ with the seed's flow, the callees' choices deciding who escalates to SMS and ema
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from journey_helpers import EXAMPLES, delivered, seed_customers, voice_seed_jour
 
 from renraku.app import App, build_app
 from renraku.channels.voice_simulator import SimulatedVoice, parse_script
+from renraku.domain.timefmt import parse_iso
 from renraku.engine.config import JourneySettings
 from renraku.engine.worker import Worker
 from renraku.services import calls as call_service
@@ -104,6 +106,47 @@ def test_the_seed_journey_calls_everyone_and_escalates_only_those_who_did_not_pr
         assert journeys.show(app, app_id, created["Id"])["State"] == "COMPLETED"
     finally:
         for channel in app.channels.values():  # recording transports keep their own engines
+            close = getattr(channel, "close", None)
+            if callable(close):
+                close()
+        app.close()
+
+
+def test_a_voice_retry_policy_places_a_second_call_an_interval_later(sqlite_url: str) -> None:
+    app = voice_app(sqlite_url)
+    try:
+        app_id, _users = seed_customers(app, 2)
+        _flow(app, app_id, "seed-flow-mark-reached.json")
+        _simulate(
+            app,
+            {
+                "numbers": {PHONE.format(1): {"outcome": "answered", "digits": ["1"]}},
+                "default": {"outcome": "no-answer"},
+            },
+        )
+        definition = voice_seed_journey()
+        voice = definition["Activities"]["call"]["VOICE"]
+        voice.pop("MarkReached")
+        voice["Retry"] = {"MaxAttempts": 3, "Interval": "PT2H", "On": ["NO_ANSWER", "BUSY"]}
+        created = journeys.create(app, app_id, definition)
+        journeys.publish(app, app_id, created["Id"])
+        Worker(app, batch_size=10).run_for(timedelta(days=1))
+
+        calls = sorted(call_service.list_calls(app, app_id), key=lambda c: c["PlacedAt"])
+        by_number: dict[str, list[dict[str, Any]]] = {}
+        for call in calls:
+            by_number.setdefault(call["CustomerAddress"], []).append(call)
+        assert [c["Outcome"] for c in by_number[PHONE.format(1)]] == ["ANSWERED"]
+        retried = by_number[PHONE.format(2)]
+        assert [c["Outcome"] for c in retried] == ["NO_ANSWER"] * 3
+        assert len({c["SendKey"] for c in retried}) == 3
+        gaps = [
+            (parse_iso(b["PlacedAt"]) - parse_iso(a["PlacedAt"])).total_seconds()
+            for a, b in itertools.pairwise(retried)
+        ]
+        assert all(gap >= 2 * 3600 for gap in gaps)
+    finally:
+        for channel in app.channels.values():
             close = getattr(channel, "close", None)
             if callable(close):
                 close()
