@@ -378,3 +378,30 @@ def test_validation_in_worker_processes_gives_the_same_result_in_file_order(
 
     assert shape(other) == shape(app_id)
     assert len(shape(other)) == 1200
+
+
+def test_endpoint_update_uses_the_same_rules_and_reports_every_problem(
+    app: App, app_id: str
+) -> None:
+    from renraku.errors import InvalidInput
+    from renraku.services import endpoints as endpoint_service
+
+    created = endpoint_service.update_endpoint(
+        app,
+        app_id,
+        "ep-1",
+        {"ChannelType": "voice", "Address": "090-1111-1111", "User": {"UserId": "u1"}},
+        default_region="JP",
+    )
+    assert (created.channel_type, created.address) == ("VOICE", "+819011111111")
+    with pytest.raises(InvalidInput) as caught:
+        endpoint_service.update_endpoint(
+            app,
+            app_id,
+            "ep-1",
+            {"Attributes": {"x" * 51: ["v"]}, "OptOut": "SOMETIMES"},
+        )
+    assert {p.path for p in caught.value.problems} == {
+        f"EndpointRequest.Attributes.{'x' * 51}",
+        "EndpointRequest.OptOut",
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -89,14 +90,22 @@ def _string_lists(
         return None
     clean: dict[str, list[str]] = {}
     for name, values in value.items():
-        where = f"{field}.{name}"
         if not isinstance(name, str) or not name.strip():
             issues.append(Issue(field, _show(name), "attribute names must not be empty"))
             continue
+        where = f"{field}.{name}"
         if len(name) > MAX_ATTRIBUTE_NAME:
             issues.append(
                 Issue(where, name, f"attribute name is over {MAX_ATTRIBUTE_NAME} characters")
             )
+            continue
+        # The common case (every CSV row): a short list of short strings.
+        if (
+            type(values) is list
+            and 0 < len(values) <= MAX_ATTRIBUTE_VALUES
+            and all(type(v) is str and len(v) <= MAX_ATTRIBUTE_VALUE for v in values)
+        ):
+            clean[name] = list(values)
             continue
         if isinstance(values, str):
             values = [values]
@@ -187,6 +196,7 @@ def _demographic(value: Any, issues: list[Issue]) -> dict[str, str] | None:
     return clean
 
 
+@lru_cache(maxsize=1024)
 def _known_zone(name: str) -> bool:
     try:
         ZoneInfo(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -95,7 +96,9 @@ def validated_batches(
         return
     ahead = workers * 2
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_ignore_interrupts
+    ) as pool:
         pending: deque[tuple[Future[ValidatedBatch], int, int]] = deque()
         try:
             for records, consumed, bytes_read in _chunks(reader, batch_size, skip):
@@ -109,6 +112,11 @@ def validated_batches(
         finally:
             for future, _, _ in pending:
                 future.cancel()
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the importing process, which rolls back and stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _settle(item: tuple[Future[ValidatedBatch], int, int]) -> ValidatedBatch:

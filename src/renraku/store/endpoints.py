@@ -97,8 +97,12 @@ _JSON_COLUMNS = frozenset({"attributes", "user_attributes", "demographic", "loca
 _STAGE = "renraku_endpoint_stage"
 
 
+# One encoder, built once: json.dumps with options builds a new one per call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else "{}"
+    return _ENCODE(value) if value else "{}"
 
 
 _JSON_AT = tuple(i for i, c in enumerate(_COLUMNS) if c in _JSON_COLUMNS)
