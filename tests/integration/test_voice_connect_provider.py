@@ -82,7 +82,9 @@ def test_a_voice_delivery_starts_an_outbound_contact_with_the_send_key_as_client
     assert again.provider_message_id == result.provider_message_id
 
 
-def test_polling_describe_contact_records_the_outcome_and_wakes_the_journey(connect: Any) -> None:
+def test_syncing_asks_describe_contact_records_the_outcome_and_wakes_the_journey(
+    connect: Any,
+) -> None:
     app, app_id, ep, stubber, voice = connect
     stubber.add_response("start_outbound_voice_contact", {"ContactId": CONTACT}, None)
     (result,) = voice.deliver([delivery(app_id, ep, key="k-poll")])
@@ -107,7 +109,8 @@ def test_polling_describe_contact_records_the_outcome_and_wakes_the_journey(conn
         {"Attributes": {"UserId": "User1", "Digits": "1"}},
         {"InstanceId": INSTANCE, "InitialContactId": CONTACT},
     )
-    call = voice.poll(app_id, result.provider_message_id)
+    (call,) = call_service.sync(app, app_id)
+    assert call["Id"] == result.provider_message_id
     assert (call["Outcome"], call["Digits"], call["EndedAt"]) == (
         "ANSWERED",
         "1",

@@ -283,3 +283,26 @@ def test_references_resolve_whole_values_and_inside_text() -> None:
     assert resolve("$.Attributes.Missing", data) == ""
     assert resolve("call $.CustomerEndpoint.Address now", data) == "call +81 now"
     assert resolve("plain", data) == "plain"
+
+
+def test_update_contact_data_sets_the_language_prompts_are_spoken_in() -> None:
+    flow = _flow(
+        [
+            {
+                "Identifier": "a",
+                "Type": "UpdateContactData",
+                "Parameters": {"LanguageCode": "en-GB"},
+                "Transitions": {"NextAction": "b"},
+            },
+            {
+                "Identifier": "b",
+                "Type": "MessageParticipant",
+                "Parameters": {"Text": "Hello"},
+                "Transitions": {"NextAction": "c"},
+            },
+            {"Identifier": "c", "Type": "DisconnectParticipant", "Parameters": {}},
+        ]
+    )
+    step = advance(flow, new_call("f", contact_id="c", customer_address="+1"), Answered())
+    assert isinstance(step.commands[0], Say)
+    assert step.commands[0].language == "en-GB"

@@ -97,3 +97,15 @@ def place(
         raise Conflict(f"call not placed: {result.reason}")
     call = service.show_call(st.app, app_id, result.provider_message_id or "")
     emit(call, json_out, lambda: console.print(_table([call])))
+
+
+@group.command("sync")
+def sync(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ask the provider (Amazon Connect) how calls still running went; records those that ended."""
+    st = state(ctx)
+    ended = service.sync(st.app, st.app_id(), limit=limit)
+    emit({"Ended": ended}, json_out, lambda: console.print(_table(ended)))

@@ -242,3 +242,21 @@ def save_progress(
         if updates:
             call_store.update_call(conn, app_id, call_id, updates)
         return call_store.get(conn, app_id, call_id)
+
+
+def sync(app: App, app_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Ask the provider how calls still without an outcome went (Amazon Connect's
+    DescribeContact); the calls that ended since. A provider that reports by itself (the
+    simulator, Twilio's callbacks) has nothing to ask."""
+    channel = app.channels.get("VOICE")
+    poll = getattr(channel, "poll", None)
+    if not callable(poll):
+        return []
+    with app.store.connect() as conn:
+        waiting = call_store.pending(conn, app_id, str(getattr(channel, "provider", "")), limit)
+    ended = []
+    for call in waiting:
+        result = poll(app_id, call["Id"])
+        if result.get("Outcome") is not None:
+            ended.append(result)
+    return ended

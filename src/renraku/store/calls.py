@@ -177,6 +177,19 @@ def list_calls(
     return [_row(r) for r in rows]
 
 
+def pending(conn: Connection, app_id: str, provider: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Calls of ``provider`` placed but without an outcome yet, oldest first."""
+    rows = conn.execute(
+        select(calls)
+        .where(
+            and_(calls.c.app_id == app_id, calls.c.provider == provider, calls.c.outcome.is_(None))
+        )
+        .order_by(calls.c.placed_at)
+        .limit(limit)
+    )
+    return [_row(r) for r in rows]
+
+
 def lock_capacity(conn: Connection) -> None:
     """Serialise capacity checks across workers until the transaction ends.
 

@@ -200,6 +200,9 @@ def _run(flow: Flow, state: CallState, start: str | None) -> Step:
             engine = str(p.get("TextToSpeechEngine") or "Standard")
             language = str(p.get("LanguageCode") or language_of(voice))
             state = replace(state, voice=voice, engine=engine, language=language)
+        elif kind == "UpdateContactData":
+            if p.get("LanguageCode"):
+                state = replace(state, language=resolve(p["LanguageCode"], data))
         elif kind == "MessageParticipant":
             say = _prompt(action, state, data)
             if say is None:

@@ -20,6 +20,7 @@ FLOW_VERSION = "2019-10-30"
 SUPPORTED_ACTIONS: Mapping[str, frozenset[str]] = {
     "UpdateFlowLoggingBehavior": frozenset(),
     "UpdateContactTextToSpeechVoice": frozenset({"NoMatchingError"}),
+    "UpdateContactData": frozenset({"NoMatchingError"}),  # LanguageCode (the console's "Set voice")
     "MessageParticipant": frozenset({"NoMatchingError"}),
     "GetParticipantInput": frozenset(
         {"InputTimeLimitExceeded", "NoMatchingCondition", "NoMatchingError"}
@@ -213,6 +214,8 @@ def _check_parameters(action: Action, where: str, problems: list[Problem]) -> No
             problems.append(
                 Problem(f"{where}.Transitions", "needs Conditions on the digits (or StoreInput)")
             )
+    if kind == "UpdateContactData" and "LanguageCode" in p and not _text(p.get("LanguageCode")):
+        problems.append(Problem(f"{where}.Parameters.LanguageCode", "must be like ja-JP"))
     if kind == "UpdateContactTextToSpeechVoice" and not _text(p.get("TextToSpeechVoice")):
         problems.append(Problem(f"{where}.Parameters.TextToSpeechVoice", "required: a voice"))
     if kind == "UpdateContactAttributes":
