@@ -251,3 +251,26 @@ def test_tampered_or_foreign_notifications_are_refused(
     assert hooks.post("/hooks/ses", content=json.dumps(foreign)).status_code == 403
     assert hooks.post("/hooks/ses", content="not json").status_code == 400
     assert [e["Kind"] for e in events_of(store, app_id, ep.id)] == ["email.sent"]
+
+
+def test_config_check_says_whether_the_ses_sender_is_an_identity_of_the_account(
+    moto_url: str,
+) -> None:
+    from renraku.channels.health import check_email
+
+    settings = _ses_settings(moto_url)
+    unknown = settings.model_copy(update={"from_address": "someone@not-an-identity.example"})
+    failed = check_email(Settings(db="sqlite://", email=unknown))
+    assert failed["Status"] == "FAIL"
+    assert "not an identity of this account" in failed["Detail"]
+    boto3.client(
+        "sesv2",
+        region_name="us-east-1",
+        endpoint_url=moto_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_email_identity(EmailIdentity="pending.example")
+    pending = settings.model_copy(update={"from_address": "news@pending.example"})
+    warned = check_email(Settings(db="sqlite://", email=pending))
+    assert warned["Status"] == "WARN"
+    assert "pending.example exists but is not verified yet" in warned["Detail"]

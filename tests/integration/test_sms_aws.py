@@ -249,3 +249,23 @@ def test_end_user_messaging_events_and_stop_replies_arrive_through_sns(
     assert kinds == ["sms.sent", "sms.delivered", "sms.inbound", "endpoint.opted_out"]
     with store.connect() as conn:
         assert endpoint_store.get(conn, app_id, ep.id).opt_out == "ALL"
+
+
+def test_config_check_reaches_sns_with_the_configured_credentials(moto_url: str) -> None:
+    from renraku.channels.health import check_sms
+
+    sns = SnsSettings(
+        region="ap-northeast-1",
+        endpoint_url=moto_url,
+        access_key_id="testing",
+        secret_access_key=SecretStr("testing"),
+    )
+    ok = check_sms(Settings(db="sqlite://", sms=SmsSettings(provider="sns", sns=sns)))
+    assert ok == {
+        "Component": "sms (sns)",
+        "Status": "OK",
+        "Detail": "SNS in ap-northeast-1 accepts the credentials",
+    }
+    down = sns.model_copy(update={"endpoint_url": f"http://127.0.0.1:{free_port()}"})
+    failed = check_sms(Settings(db="sqlite://", sms=SmsSettings(provider="sns", sns=down)))
+    assert failed["Status"] == "FAIL"

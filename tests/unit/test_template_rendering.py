@@ -159,3 +159,17 @@ def test_a_subject_with_line_breaks_is_folded_to_one_line() -> None:
     )
     out = render("EMAIL", {"Subject": "{{Attributes.Evil}}", "TextPart": "t"}, endpoint)
     assert out.parts["Subject"] == "x Bcc: victim@example.com"
+
+
+def test_attribute_names_with_hyphens_are_one_variable_as_in_pinpoint() -> None:
+    endpoint = Endpoint(
+        app_id="a",
+        id="e",
+        channel_type="SMS",
+        address="+819011111111",
+        attributes={"Call-Status": ["Pending"]},
+        user_attributes={"first-name": ["太郎"]},
+    )
+    parts = {"Body": "{{User.UserAttributes.first-name}}: {{ Attributes.Call-Status }}"}
+    assert check("SMS", parts) == []
+    assert render("SMS", parts, endpoint).parts["Body"] == "太郎: Pending"

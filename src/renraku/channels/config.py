@@ -101,7 +101,7 @@ class WebhookSettings(BaseModel):
     allow_private_targets: bool = False
     allow_http: bool = False
     # SNS messages are verified against certificates from these hosts only.
-    sns_certificate_hosts: list[str] = ["sns.*.amazonaws.com"]
+    sns_certificate_hosts: list[str] = ["sns.*.amazonaws.com", "sns.*.amazonaws.com.cn"]
     verify_sns_signatures: bool = True
 
 

@@ -5,10 +5,12 @@ the database and every configured provider (reachability and credentials), each 
 from __future__ import annotations
 
 from collections.abc import Callable
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from renraku.channels.policies import ProviderError
 from renraku.settings import Settings
 
 MASK = "**********"
@@ -27,6 +29,10 @@ def mask_url(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
         return parts._replace(netloc=netloc).geturl()
     return url
+
+
+class _Warning(Exception):
+    """A check that passed with a caveat the user should act on."""
 
 
 def _result(component: str, status: str, detail: str) -> dict[str, str]:
@@ -79,6 +85,8 @@ def check_email(settings: Settings) -> dict[str, str]:
             )
 
         return _guard("email (smtp)", smtp)
+    from botocore.exceptions import ClientError
+
     from renraku.channels.email_ses import aws_client, client_error
 
     def ses() -> str:
@@ -87,9 +95,31 @@ def check_email(settings: Settings) -> dict[str, str]:
             client.list_email_identities(PageSize=100)
         except Exception as exc:
             raise client_error("SES", exc) from exc
-        return f"SES in {email.ses.region} accepts the credentials"
+        sender = parseaddr(email.from_address)[1]
+        for identity in (sender, sender.rpartition("@")[2]):
+            try:
+                found = client.get_email_identity(EmailIdentity=identity)
+            except ClientError:  # not an identity of this account: try the domain next
+                found = None
+            if found is None:
+                continue
+            if found.get("VerifiedForSendingStatus"):
+                return f"SES in {email.ses.region}: sender {sender} is verified ({identity})"
+            raise _Warning(
+                f"SES in {email.ses.region}: identity {identity} exists but is not verified yet"
+            )
+        raise ProviderError(
+            f"SES in {email.ses.region} accepts the credentials, but the sender {sender} is not an "
+            "identity of this account (create and verify the address or its domain)",
+            permanent=True,
+        )
 
-    return _guard("email (ses)", ses)
+    try:
+        return _result("email (ses)", "OK", ses())
+    except _Warning as warning:
+        return _result("email (ses)", "WARN", str(warning))
+    except Exception as exc:
+        return _result("email (ses)", "FAIL", str(getattr(exc, "reason", None) or exc))
 
 
 def check_sms(settings: Settings) -> dict[str, str]:

@@ -14,6 +14,7 @@ raises :class:`RenderError` for one endpoint without affecting others.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -88,6 +89,28 @@ class Rendered:
     missing: tuple[str, ...] = ()
 
 
+_PLAIN_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*\}\}")
+
+
+def pinpoint_syntax(source: str) -> str:
+    """Pinpoint's plain variables in jinja2 terms: names with hyphens become item lookups.
+
+    ``{{Attributes.Call-Status}}`` means one attribute in Pinpoint, but a subtraction in jinja2;
+    it becomes ``{{ Attributes["Call-Status"] }}``. Other text is left as it is.
+    """
+
+    def rewrite(match: re.Match[str]) -> str:
+        path = match.group(1)
+        if "-" not in path:
+            return match.group(0)
+        head, *rest = path.split(".")
+        if "-" in head:
+            return match.group(0)
+        return "{{ " + head + "".join(f'["{part}"]' for part in rest) + " }}"
+
+    return _PLAIN_VARIABLE.sub(rewrite, source)
+
+
 def variable_paths(source: str) -> list[str]:
     """The dotted variable names a template text uses, in order of first use.
 
@@ -98,7 +121,7 @@ def variable_paths(source: str) -> list[str]:
 
 @lru_cache(maxsize=512)
 def _paths(source: str) -> tuple[str, ...]:
-    tree = _ENV.parse(source)
+    tree = _ENV.parse(pinpoint_syntax(source))
     seen: dict[str, None] = {}
     for path in _walk_paths(tree):
         seen.setdefault(path, None)
@@ -108,7 +131,7 @@ def _paths(source: str) -> tuple[str, ...]:
 @lru_cache(maxsize=512)
 def _compiled(source: str, html: bool) -> Template:
     # Compiling dominates rendering; a batch renders one template for many endpoints.
-    return (_HTML_ENV if html else _ENV).from_string(source)
+    return (_HTML_ENV if html else _ENV).from_string(pinpoint_syntax(source))
 
 
 def _walk_paths(node: nodes.Node) -> Iterator[str]:
@@ -239,7 +262,7 @@ def check(template_type: str, parts: Mapping[str, Any]) -> list[Problem]:
             reason = field_problem(path)
             if reason is not None:
                 problems.append(Problem(where, f"{{{{{path}}}}}: {reason}"))
-        for node in _ENV.parse(source).find_all(nodes.Getattr):
+        for node in _ENV.parse(pinpoint_syntax(source)).find_all(nodes.Getattr):
             if node.attr.startswith("_"):
                 problems.append(Problem(where, f"attribute {node.attr!r} is not allowed"))
     return problems
