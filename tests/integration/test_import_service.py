@@ -405,3 +405,25 @@ def test_endpoint_update_uses_the_same_rules_and_reports_every_problem(
         f"EndpointRequest.Attributes.{'x' * 51}",
         "EndpointRequest.OptOut",
     }
+
+
+def test_a_piece_that_becomes_unreadable_during_the_import_fails_alone(
+    app: App, app_id: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    write_customer_csv(folder / "a.csv", 30, seed=1)
+    write_customer_csv(folder / "b.csv", 30, seed=2)
+
+    def truncate_b(progress: Progress) -> None:
+        if progress.piece_index == 0:
+            (folder / "b.csv").write_bytes(b"")
+
+    job = import_service.run_import(
+        app, app_id, ImportOptions(source=str(folder)), progress=truncate_b
+    )
+    assert job["JobStatus"] == "COMPLETED"
+    assert (job["TotalPieces"], job["CompletedPieces"], job["FailedPieces"]) == (2, 1, 1)
+    assert job["TotalProcessed"] == 30
+    assert any("b.csv" in f and "the file is empty" in f for f in job["Failures"])
+    assert _count(app, endpoints) == 30

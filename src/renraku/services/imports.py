@@ -222,24 +222,26 @@ class _Runner:
         total = sum(p.size or 0 for p in pieces)
         self.state.bytes_total = total or None
         done_bytes = sum(p.size or 0 for p in pieces[:start_piece])
-        for index in range(start_piece, len(pieces)):
-            piece = pieces[index]
-            if index == 0:
-                reader = first
-            else:
-                if index == start_piece and first is not None:
-                    first.close()
-                reader = open_reader(piece, _format_of(piece, fmt), encoding)
-            skip = int(self.checkpoint["records"]) if index == start_piece else 0
-            self.state.piece, self.state.piece_index = piece.name, index
-            try:
-                self._piece(reader, index, skip, done_bytes)
-            except OSError as exc:
-                self._piece_failed(index, piece, exc)
-            finally:
-                reader.close()
-            done_bytes += piece.size or 0
-        if start_piece >= len(pieces):
+        try:
+            for index in range(start_piece, len(pieces)):
+                piece = pieces[index]
+                skip = int(self.checkpoint["records"]) if index == start_piece else 0
+                self.state.piece, self.state.piece_index = piece.name, index
+                try:
+                    reader = (
+                        first
+                        if index == 0
+                        else open_reader(piece, _format_of(piece, fmt), encoding)
+                    )
+                    try:
+                        self._piece(reader, index, skip, done_bytes)
+                    finally:
+                        reader.close()
+                except (OSError, ImportRejected) as exc:
+                    # A piece that became unreadable after the check: the others still import.
+                    self._piece_failed(index, piece, exc)
+                done_bytes += piece.size or 0
+        finally:
             first.close()
         self._complete()
 
@@ -305,7 +307,7 @@ class _Runner:
         self.state.processed += batch.processed
         self.state.failures += batch.failed_rows
 
-    def _piece_failed(self, index: int, piece: Piece, exc: OSError) -> None:
+    def _piece_failed(self, index: int, piece: Piece, exc: Exception) -> None:
         checkpoint = dict(self.checkpoint)
         checkpoint.update(piece=index + 1, records=0, failed=checkpoint["failed"] + 1)
         failure = Failure(piece.name, None, None, None, f"reading stopped: {exc}")
