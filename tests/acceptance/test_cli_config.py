@@ -54,7 +54,8 @@ def test_config_show_merges_file_and_environment_and_masks_secrets(tmp_path: Pat
     (tmp_path / "renraku.toml").write_text(
         '[email]\nprovider = "smtp"\n[email.smtp]\nhost = "mail.example"\nport = 25\n'
         'username = "mailer"\npassword = "hunter2-secret"\n'
-        '[sms.twilio]\naccount_sid = "AC123"\nauth_token = "twilio-secret-token"\n',
+        '[sms.twilio]\naccount_sid = "AC123"\nauth_token = "twilio-secret-token"\n'
+        '[functions.f]\nenvironment = { QUEUE_ID = "q-1", API_TOKEN = "fn-secret-value" }\n',
         encoding="utf-8",
     )
     shown = run(
@@ -68,10 +69,12 @@ def test_config_show_merges_file_and_environment_and_masks_secrets(tmp_path: Pat
     assert shown["email"]["smtp"]["password"] == "**********"
     assert shown["sms"]["twilio"]["auth_token"] == "**********"
     assert shown["db"] == "postgresql://u:**********@h/d"
+    assert shown["functions"]["f"]["environment"] == {"QUEUE_ID": "q-1", "API_TOKEN": "**********"}
     text = json.dumps(shown)
     assert "hunter2-secret" not in text
     assert "twilio-secret-token" not in text
     assert "dbpass" not in text
+    assert "fn-secret-value" not in text
 
 
 def test_config_check_reports_each_provider_and_fails_when_one_is_unreachable(

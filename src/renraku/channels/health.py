@@ -4,6 +4,7 @@ the database and every configured provider (reachability and credentials), each 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from email.utils import parseaddr
 from pathlib import Path
@@ -20,7 +21,16 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
     """Settings as JSON; SecretStr values and database passwords are masked."""
     data: dict[str, Any] = settings.model_dump(mode="json")
     data["db"] = mask_url(settings.db)
+    for function in (data.get("functions") or {}).values():
+        env = function.get("environment") or {}
+        for key in env:
+            if SECRET_NAME.search(key):
+                env[key] = MASK
     return data
+
+
+# Function environment variables whose names say they hold a secret are masked too.
+SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|API_?KEY", re.IGNORECASE)
 
 
 def mask_url(url: str) -> str:
