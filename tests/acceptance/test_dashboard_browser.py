@@ -265,7 +265,7 @@ def test_a_user_runs_the_seed_scenario_from_the_dashboard_in_a_real_browser(
             page.click("form[role=search] button")
             page.click("#people-results a")
             expect(page.locator("h1")).to_have_text("User2")
-            expect(page.locator("main")).to_contain_text("佐藤 花子")
+            expect(page.locator("#profile")).to_contain_text("佐藤 花子")
             expect(page.locator("#timeline")).to_have_count(0)
             person_url = page.url
 
@@ -288,10 +288,12 @@ def test_a_user_runs_the_seed_scenario_from_the_dashboard_in_a_real_browser(
             assert _counts(page, "wait-call") == (3, 0)
             _shot(page, "05-journey-calls-placed")
 
-            # An hour later the wait is over: those who did not press 1 get the SMS.
+            # An hour later the wait is over: those who did not press 1 get the SMS. The open
+            # page refreshes its live counts by itself.
             site.run("clock", "advance", "1h")
             site.run("worker", "--until-idle")
-            page.goto(journey_url)
+            sms_node = page.locator('svg.journey-graph g[data-activity="sms"]')
+            expect(sms_node).to_have_attribute("data-completed", "2")
             assert _counts(page, "wait-call") == (0, 3)
             assert _counts(page, "sms") == (0, 2)
             assert _counts(page, "wait-sms") == (2, 0)

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from renraku.web.charts import bar_chart, hourly_series, line_chart, nice_max, reach_funnel
+from renraku.web.charts import (
+    bar_chart,
+    hourly_series,
+    line_chart,
+    nice_max,
+    reach_funnel,
+    tick_values,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 SEED = json.loads(
@@ -89,3 +96,28 @@ def test_reach_funnel_counts_each_channel_from_its_activities_metrics() -> None:
     assert funnel.values[("VOICE", "Reached")] == 4
     assert funnel.values[("SMS", "Attempted")] == 7
     assert funnel.values[("SMS", "Delivered")] == 5
+
+
+@pytest.mark.parametrize(
+    ("top", "expected"),
+    [
+        (1, [0, 1]),
+        (5, [0, 1, 2, 3, 4, 5]),
+        (2, [0, 1, 2]),
+        (20, [0, 5, 10, 15, 20]),
+        (50, [0, 10, 20, 30, 40, 50]),
+        (100, [0, 20, 40, 60, 80, 100]),
+    ],
+)
+def test_gridlines_fall_on_round_values(top: float, expected: list[float]) -> None:
+    assert tick_values(top) == expected
+
+
+def test_the_last_time_label_ends_at_the_right_edge_so_it_is_not_cut_off() -> None:
+    root = ET.fromstring(line_chart(["a", "b", "c"], {"SMS": [1, 2, 3]}, title="Sends"))
+    labels = [t for t in root.iter(f"{SVG}text") if t.get("class") == "axis-label"]
+    assert [t.get("style") for t in labels] == [
+        "text-anchor:start",
+        "text-anchor:middle",
+        "text-anchor:end",
+    ]

@@ -32,6 +32,21 @@ def nice_max(value: float) -> float:
     return 10 * step
 
 
+def tick_values(top: float) -> list[float]:
+    """Gridline values from 0 to ``top`` (a :func:`nice_max`) at round steps: counts up to five
+    get one line per unit, else steps of 1, 2 or 5 times a power of ten."""
+    if top <= 5 and float(top).is_integer():
+        divisions = max(int(top), 1)
+    else:
+        lead = top
+        while lead >= 10:
+            lead /= 10
+        while lead < 1:
+            lead *= 10
+        divisions = 4 if round(lead) == 2 else 5
+    return [top * i / divisions for i in range(divisions + 1)]
+
+
 def bar_chart(
     categories: Sequence[str],
     series: Sequence[str],
@@ -102,7 +117,7 @@ def line_chart(
     for i in sorted({0, n // 2, n - 1} if n else set()):
         anchor = "start" if i == 0 and n > 1 else ("end" if i == n - 1 and n > 1 else "middle")
         out.append(
-            f'<text class="category" text-anchor="{anchor}" x="{left + i * step:.1f}" '
+            f'<text class="axis-label" style="text-anchor:{anchor}" x="{left + i * step:.1f}" '
             f'y="{top + plot_h + 16:.1f}">{escape(x_labels[i])}</text>'
         )
     out.append(_legend(list(series), left, height - 8))
@@ -120,11 +135,11 @@ def _open(width: int, height: int, title: str, cls: str) -> str:
 
 def _axes(left: int, top: int, plot_w: int, plot_h: int, top_value: float) -> str:
     parts = []
-    for i in range(5):
-        y = top + plot_h - plot_h * i / 4
+    for value in tick_values(top_value):
+        y = top + plot_h - plot_h * value / top_value
         parts.append(
             f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="tick" x="{left - 4}" y="{y + 4:.1f}">{top_value * i / 4:g}</text>'
+            f'<text class="tick" x="{left - 4}" y="{y + 4:.1f}">{value:g}</text>'
         )
     return "".join(parts)
 

@@ -40,6 +40,28 @@ def describe_event(event: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+DELIVERY_PREFIXES = ("sms.", "email.", "delivery.", "custom.")
+
+
+def delivery_states(events: list[dict[str, Any]]) -> dict[str, str]:
+    """Send key -> the latest provider report about it (``sms.delivered``, ``email.bounced`` ...),
+    so each send on the timeline shows where it got to."""
+    out: dict[str, str] = {}
+    for e in events:
+        key = e.get("SendKey")
+        if key and str(e["Kind"]).startswith(DELIVERY_PREFIXES):
+            out[str(key)] = str(e["Kind"]).split(".", 1)[1]
+    return out
+
+
+def profile(eps: list[Endpoint]) -> dict[str, str]:
+    """The user's attributes (``User.UserAttributes``), as the first endpoint carrying them says."""
+    for ep in eps:
+        if ep.user_attributes:
+            return {k: ", ".join(v) for k, v in sorted(ep.user_attributes.items())}
+    return {}
+
+
 def person_view(dash: Dashboard, ctx: Ctx, user_id: str) -> dict[str, Any]:
     app_id = ctx.need_app()
     try:
@@ -59,7 +81,9 @@ def person_view(dash: Dashboard, ctx: Ctx, user_id: str) -> dict[str, Any]:
     if eps[0].user_id is None:
         calls = [c for c in calls if c.get("EndpointId") in {e.id for e in eps}]
     calls_by_id = {c["Id"]: c for c in calls}
+    states = delivery_states(events)
     for e in events:
+        e["Delivery"] = states.get(e["SendKey"]) if e["Kind"] == "send.sent" else None
         e["Summary"] = describe_event(e)
         call_id = (e.get("Data") or {}).get("CallId")
         e["Call"] = calls_by_id.get(call_id) if isinstance(call_id, str) else None
@@ -67,6 +91,7 @@ def person_view(dash: Dashboard, ctx: Ctx, user_id: str) -> dict[str, Any]:
     return {
         "user_id": user_id,
         "endpoints": eps,
+        "profile": profile(eps),
         "events": list(reversed(events)),
         "calls": calls,
         "opted_out": opted_out,
