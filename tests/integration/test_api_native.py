@@ -22,6 +22,21 @@ SEED_CSV = (
     "SMS,+819011111111,User1,Pending,User1-SMS\n"
     "EMAIL,test@example.com,User1,Pending,User1-EMAIL\n"
 )
+SIMPLE_JOURNEY = {
+    "Name": "simple",
+    "StartCondition": {
+        "EventStartCondition": {
+            "EventFilter": {
+                "FilterType": "ENDPOINT",
+                "Dimensions": {
+                    "EventType": {"DimensionType": "INCLUSIVE", "Values": ["signed-up"]}
+                },
+            }
+        }
+    },
+    "StartActivity": "wait",
+    "Activities": {"wait": {"Wait": {"WaitTime": {"WaitFor": "PT1H"}}}},
+}
 
 
 class Api:
@@ -87,6 +102,15 @@ def test_metrics_count_requests_by_route_template_not_raw_path(
     assert 'route="/api/v1/apps/{app_id}/endpoints/{endpoint_id}",status="404"' in text
     assert app_id not in text
     assert "renraku_http_request_duration_seconds_bucket" in text
+    assert "renraku_journey_queue_depth 0.0" in text
+
+
+def test_metrics_report_journeys_by_state(admin: Api, server: tuple[App, str]) -> None:
+    _, url = server
+    app_id = _app(admin)
+    admin("POST", f"/api/v1/apps/{app_id}/journeys", json=SIMPLE_JOURNEY)
+    text = httpx.get(f"{url}/metrics").text
+    assert 'renraku_journeys{status="DRAFT"} 1.0' in text
 
 
 def test_endpoints_and_users_round_trip_in_pinpoint_json(admin: Api) -> None:
@@ -246,22 +270,7 @@ def test_journeys_validate_and_move_through_their_states(admin: Api) -> None:
     ).json()
     assert invalid["Valid"] is False
     assert invalid["Problems"]
-    journey = {
-        "Name": "simple",
-        "StartCondition": {
-            "EventStartCondition": {
-                "EventFilter": {
-                    "FilterType": "ENDPOINT",
-                    "Dimensions": {
-                        "EventType": {"DimensionType": "INCLUSIVE", "Values": ["signed-up"]}
-                    },
-                }
-            }
-        },
-        "StartActivity": "wait",
-        "Activities": {"wait": {"Wait": {"WaitTime": {"WaitFor": "PT1H"}}}},
-    }
-    created = admin("POST", f"/api/v1/apps/{app_id}/journeys", json=journey)
+    created = admin("POST", f"/api/v1/apps/{app_id}/journeys", json=SIMPLE_JOURNEY)
     assert created.status_code == 201, created.text
     jid = created.json()["Id"]
     assert (

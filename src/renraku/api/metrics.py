@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import column, func, inspect, select, table
+from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,44 +25,46 @@ ROUTE_KEY = "renraku.route"
 
 
 class StoreCollector(Collector):
-    """Row counts by status from the tables that exist (journeys, participants, sends)."""
-
-    # table name -> (metric name, help, status column)
-    TABLES: ClassVar[dict[str, tuple[str, str, str]]] = {
-        "journeys": ("renraku_journeys", "Journeys by state.", "state"),
-        "participants": (
-            "renraku_journey_participants",
-            "Journey participants by status.",
-            "status",
-        ),
-        "sends": ("renraku_sends", "Sends by status.", "status"),
-    }
+    """Gauges read from the store at scrape time: journeys by state, participants, sends and calls
+    by status, and the queue depth (active participants whose wake-up time has come)."""
 
     def __init__(self, app: App) -> None:
         self.app = app
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            with self.app.store.connect() as conn:
-                inspector = inspect(conn)
-                present = set(inspector.get_table_names())
-                for name, (metric, help_text, column_name) in self.TABLES.items():
-                    if name not in present:
-                        continue
-                    if column_name not in {c["name"] for c in inspector.get_columns(name)}:
-                        continue
-                    status_col: Any = column(column_name)
-                    family = GaugeMetricFamily(metric, help_text, labels=["status"])
-                    rows = conn.execute(
-                        select(status_col, func.count())
-                        .select_from(table(name))
-                        .group_by(status_col)
-                    )
-                    for status, count in rows:
-                        family.add_metric([str(status)], float(count))
-                    yield family
-        except Exception:
-            return
+        from renraku.store.calls import calls
+        from renraku.store.journeys import journeys
+        from renraku.store.participants import participants
+        from renraku.store.sends import sends
+
+        by_status: list[tuple[str, str, Any]] = [
+            ("renraku_journeys", "Journeys by state.", journeys.c.state),
+            (
+                "renraku_journey_participants",
+                "Journey participants by status.",
+                participants.c.status,
+            ),
+            ("renraku_sends", "Sends by status.", sends.c.status),
+            ("renraku_calls", "Calls by status.", calls.c.status),
+        ]
+        with self.app.store.connect() as conn:
+            for metric, help_text, status_col in by_status:
+                family = GaugeMetricFamily(metric, help_text, labels=["status"])
+                rows = conn.execute(select(status_col, func.count()).group_by(status_col))
+                for status, count in rows:
+                    family.add_metric([str(status)], float(count))
+                yield family
+            due = conn.execute(
+                select(func.count())
+                .select_from(participants)
+                .where(participants.c.status == "ACTIVE")
+                .where(participants.c.wake_at <= self.app.now_iso())
+            ).scalar_one()
+        queue = GaugeMetricFamily(
+            "renraku_journey_queue_depth", "Active participants whose wake-up time has come."
+        )
+        queue.add_metric([], float(due))
+        yield queue
 
 
 class Metrics:
