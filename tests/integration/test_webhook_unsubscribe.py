@@ -100,6 +100,7 @@ def test_a_forged_or_altered_link_is_refused_and_changes_nothing(
 
     assert httpx.post(forged, data={"List-Unsubscribe": "One-Click"}).status_code == 404
     assert httpx.get(link.split("?")[0] + "?t=0000").status_code == 404
+    assert httpx.post(link.replace(app_id, "no-such-app")).status_code == 404
     with store.connect() as conn:
         assert endpoint_store.get(conn, app_id, other.id).opt_out == "NONE"
         assert endpoint_store.get(conn, app_id, ep.id).opt_out == "NONE"

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from renraku.errors import NotFound
 from renraku.store.schema import endpoints, metadata
 
 suppressions = Table(
@@ -188,12 +189,13 @@ def app_secret(conn: Connection, app_id: str, *, now: str) -> str:
             conn.execute(
                 insert(webhook_secrets).values(app_id=app_id, secret=secret, created_at=now)
             )
-    except IntegrityError:
-        return str(
-            conn.execute(
-                select(webhook_secrets.c.secret).where(webhook_secrets.c.app_id == app_id)
-            ).scalar_one()
-        )
+    except IntegrityError as exc:  # made meanwhile by another worker, or no such application
+        again = conn.execute(
+            select(webhook_secrets.c.secret).where(webhook_secrets.c.app_id == app_id)
+        ).first()
+        if again is None:
+            raise NotFound("application", app_id) from exc
+        return str(again.secret)
     return secret
 
 
