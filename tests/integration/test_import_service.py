@@ -350,6 +350,8 @@ def test_a_changed_file_is_not_resumed_but_imported_afresh(
     assert _count(app, endpoints) == 600
 
 
+# Validation workers do not touch the store: one dialect is enough, and spawning is slow.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_validation_in_worker_processes_gives_the_same_result_in_file_order(
     app: App, app_id: str, tmp_path: Path
 ) -> None:
