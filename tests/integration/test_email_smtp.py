@@ -293,3 +293,19 @@ def test_pinpoint_message_config_of_the_activity_sets_sender_and_message_type(
     envelope, msg = inbox.messages[0]
     assert envelope.mail_from == "info@example.com"
     assert msg["List-Unsubscribe"] is None
+
+
+def test_variables_without_value_or_default_are_named_in_the_sent_event(
+    store: Store, smtp_server: tuple[Inbox, int]
+) -> None:
+    _, port = smtp_server
+    app_id = make_app(store)
+    ep = add_endpoint(store, app_id, "EMAIL", "x@example.jp")
+    [result] = channel(SmtpTransport(_settings(port)), store).deliver(
+        [delivery(ep, Subject="Hi {{User.UserAttributes.FirstName}}", TextPart="t")]
+    )
+    assert result.outcome == "sent"
+    assert result.data["MissingVariables"] == ["User.UserAttributes.FirstName"]
+    assert events_of(store, app_id, ep.id)[0]["Data"]["MissingVariables"] == [
+        "User.UserAttributes.FirstName"
+    ]

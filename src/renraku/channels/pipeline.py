@@ -41,6 +41,7 @@ class Outgoing:
     parts: Mapping[str, str]
     headers: Sequence[Mapping[str, str]] = ()
     unsubscribe_url: str | None = None
+    missing: tuple[str, ...] = ()  # variables that had no value and no default (rendered empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +213,8 @@ class PolicedChannel:
         }
         if waited:
             data["RateLimitWaitSeconds"] = round(waited, 3)
+        if item.missing:
+            data["MissingVariables"] = list(item.missing)
         now = self.now()
         with self.store.begin() as conn:
             dv.record_message(
@@ -270,7 +273,9 @@ class PolicedChannel:
             unsubscribe_url = unsubscribe.url(self.hooks.public_url, secret, d.app_id, endpoint.id)
         extra = {"UnsubscribeUrl": unsubscribe_url} if unsubscribe_url else None
         rendered = tpl.render(ttype, parts, endpoint, extra=extra)
-        return Outgoing(d, endpoint, rendered.parts, rendered.headers, unsubscribe_url)
+        return Outgoing(
+            d, endpoint, rendered.parts, rendered.headers, unsubscribe_url, rendered.missing
+        )
 
     def _provider_failure(
         self, d: Delivery, endpoint: Endpoint, exc: ProviderError
