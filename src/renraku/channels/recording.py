@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.domain.timefmt import iso
-from renraku.store import events
+from renraku.store import journey_events
 from renraku.store.engine import make_engine
 from renraku.store.schema import Json, metadata
 
@@ -165,7 +165,7 @@ class RecordingChannel:
     def deliver(self, batch: Sequence[Delivery]) -> list[DeliveryResult]:
         if not batch:
             return []
-        from renraku.engine.wake import wake_for_send
+        from renraku.engine.wake import wake_many_for_sends
 
         now = self._now()
         results: list[DeliveryResult] = []
@@ -213,24 +213,30 @@ class RecordingChannel:
                 )
             if rows:
                 conn.execute(recorded_deliveries.insert(), rows)
+            evs: list[dict[str, Any]] = []
+            wakes: dict[str, list[tuple[str, str]]] = {}
             for d, s in calls:
                 outcome, digits, seconds = (
                     (s.outcome, s.digits, s.duration_seconds) if s else DEFAULT_CALL
                 )
                 at = iso(now + timedelta(seconds=seconds))
-                events.append(
-                    conn,
-                    d.app_id,
-                    "call.completed",
-                    occurred_at=at,
-                    user_id=d.endpoint.user_id,
-                    endpoint_id=d.endpoint.id,
-                    journey_id=d.journey_id,
-                    activity_id=d.activity_id,
-                    send_key=d.key,
-                    data={"Outcome": outcome, "Digits": digits, "CallId": d.key},
+                evs.append(
+                    {
+                        "app_id": d.app_id,
+                        "kind": "call.completed",
+                        "occurred_at": at,
+                        "user_id": d.endpoint.user_id,
+                        "endpoint_id": d.endpoint.id,
+                        "journey_id": d.journey_id,
+                        "activity_id": d.activity_id,
+                        "send_key": d.key,
+                        "data": {"Outcome": outcome, "Digits": digits, "CallId": d.key},
+                    }
                 )
-                wake_for_send(conn, d.app_id, d.key, at)
+                wakes.setdefault(d.app_id, []).append((d.key, at))
+            journey_events.append_many(conn, evs)
+            for app_id, pairs in wakes.items():
+                wake_many_for_sends(conn, app_id, pairs)
         return results
 
     def lookup(self, key: str) -> DeliveryResult | None:

@@ -17,7 +17,7 @@ from renraku.domain.endpoints import participant_key
 from renraku.domain.journeys.model import parse_duration
 from renraku.domain.timefmt import iso, parse_iso
 from renraku.engine.membership import entry_pairs
-from renraku.store import events as event_store
+from renraku.store import journey_events
 from renraku.store import journeys as journey_store
 from renraku.store import participants as participant_store
 
@@ -92,7 +92,7 @@ def admit(
             )
         participant_store.insert_new(conn, fresh)
         participant_store.reenter(conn, again)
-        event_store.append_many(conn, entered)
+        journey_events.append_many(conn, entered)
         admitted += len(entered)
     return admitted
 

@@ -27,7 +27,7 @@ from renraku.channels.base import Delivery, DeliveryResult
 from renraku.domain.endpoints import Endpoint
 from renraku.domain.timefmt import iso
 from renraku.store import endpoints as endpoint_store
-from renraku.store import events as event_store
+from renraku.store import journey_events
 from renraku.store import participants as participant_store
 from renraku.store import sends as send_store
 
@@ -179,6 +179,7 @@ def settle(
                     "pmid": r.provider_message_id,
                     "reason": None,
                     "lease_until": None,
+                    "tries": tries,
                 }
             )
             data: dict[str, Any] = {
@@ -200,6 +201,7 @@ def settle(
                     "pmid": r.provider_message_id,
                     "reason": r.reason,
                     "lease_until": None,
+                    "tries": tries,
                 }
             )
             evs.append(
@@ -226,6 +228,7 @@ def settle(
                     "pmid": None,
                     "reason": r.reason,
                     "lease_until": wall + delay,
+                    "tries": tries,
                 }
             )
             evs.append(
@@ -237,7 +240,7 @@ def settle(
             )
     with app.store.begin() as conn:
         send_store.settle(conn, rows)
-        event_store.append_many(conn, evs)
+        journey_events.append_many(conn, evs)
         for o in wake:  # a call that never happened: the VOICE step branches on it now
             participant_store.wake(conn, o.app_id, o.journey_id, o.pkey, now_s)
 

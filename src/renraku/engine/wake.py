@@ -6,7 +6,9 @@ participant that made the send becomes due at ``at`` (the event's time on the jo
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, select
 
 from renraku.store import participants, sends
 
@@ -20,3 +22,21 @@ def wake_for_send(conn: Connection, app_id: str, send_key: str, at: str) -> bool
     if row is None or row.app_id != app_id:
         return False
     return participants.wake(conn, app_id, row.journey_id, row.pkey, at)
+
+
+def wake_many_for_sends(conn: Connection, app_id: str, wakes: Sequence[tuple[str, str]]) -> int:
+    """:func:`wake_for_send` for many (send key, at) pairs in two statements."""
+    if not wakes:
+        return 0
+    keys = list({k for k, _ in wakes})
+    owners = {
+        r.key: (r.journey_id, r.pkey)
+        for r in conn.execute(
+            select(sends.sends.c.key, sends.sends.c.journey_id, sends.sends.c.pkey).where(
+                sends.sends.c.app_id == app_id, sends.sends.c.key.in_(keys)
+            )
+        )
+    }
+    return participants.wake_many(
+        conn, app_id, [(*owners[k], at) for k, at in wakes if k in owners]
+    )

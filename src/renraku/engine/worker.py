@@ -33,7 +33,7 @@ from renraku.engine import entry, ledger
 from renraku.engine.clock import VirtualClock
 from renraku.engine.facts import gather
 from renraku.store import endpoints as endpoint_store
-from renraku.store import events as event_store
+from renraku.store import journey_events
 from renraku.store import journeys as journey_store
 from renraku.store import participants as participant_store
 from renraku.store import sends as send_store
@@ -224,7 +224,7 @@ class Worker:
         send_store.record(
             conn, ledger.ledger_rows(outgoing, now_s, time.time() + self.cfg.send_lease_seconds)
         )
-        event_store.append_many(conn, evs)
+        journey_events.append_many(conn, evs)
         if touched:
             endpoint_store.upsert_many(conn, list(touched.values()))
         return outgoing

@@ -1,15 +1,20 @@
-"""Bulk updates by key: one ``UPDATE ... FROM (VALUES ...)`` statement on PostgreSQL, an
-executemany on SQLite (where per-row statements in one transaction are already cheap)."""
+"""Bulk updates by key, as one statement per chunk.
+
+PostgreSQL: ``UPDATE t SET ... FROM unnest(array, array, ...) AS v(...)``: one array parameter per
+column, an order of magnitude faster than per-row statements or a VALUES list. SQLite: an
+executemany of the same statement (per-row statements in one transaction are cheap there).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, column, update, values
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import JSON, Connection, Table, text
+from sqlalchemy.dialects import postgresql
 
-_CHUNK = 5000
+_CHUNK = 10_000
 
 
 def update_by_key(
@@ -19,42 +24,41 @@ def update_by_key(
     fields: Sequence[str],
     rows: Sequence[Mapping[str, Any]],
     *,
-    extra: Callable[[Mapping[str, Any]], Sequence[ColumnElement[bool]]] | None = None,
+    extra: str = "",
 ) -> int:
     """Set ``fields`` of the rows identified by ``keys`` (each mapping has keys and fields).
 
-    ``extra(new)`` gives conditions added to every row's match; ``new[field]`` stands for the
-    row's new value (e.g. "only when the new time is earlier").
+    ``extra`` is an SQL condition added to every row's match, naming the table's columns as
+    ``t.col`` and the row's new values as ``v.col`` (e.g. ``t.wake_at > v.wake_at``).
     """
     if not rows:
         return 0
+    is_json = {n: isinstance(table.c[n].type, JSON) for n in (*keys, *fields)}
+
+    def value(name: str, raw: Any) -> Any:
+        return json.dumps(raw) if is_json[name] and raw is not None else raw
+
+    name = table.name
+    sets = ", ".join(f"{f} = v.{f}" for f in fields)
+    match = " AND ".join(f"t.{k} = v.{k}" for k in keys)
+    cond = f"{match} AND ({extra})" if extra else match
     if conn.dialect.name != "postgresql":
-        new: dict[str, Any] = {f: bindparam(f"v_{f}") for f in fields}
-        stmt = (
-            update(table)
-            .where(
-                and_(
-                    *(table.c[k] == bindparam(f"k_{k}") for k in keys),
-                    *(extra(new) if extra else ()),
-                )
-            )
-            .values(new)
-        )
-        params = [
-            {**{f"k_{k}": r[k] for k in keys}, **{f"v_{f}": r[f] for f in fields}} for r in rows
-        ]
+        lite_sets = ", ".join(f"{f} = :{f}" for f in fields)
+        lite_cond = cond.replace("v.", ":")
+        stmt = text(f"UPDATE {name} AS t SET {lite_sets} WHERE {lite_cond}")
+        params = [{n: value(n, r[n]) for n in (*keys, *fields)} for r in rows]
         return int(conn.execute(stmt, params).rowcount or 0)
     names = [*keys, *fields]
-    cols = [column(n, table.c[n].type) for n in names]
+    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"CAST(:p{i} AS {table.c[n].type.compile(dialect=pg)}[])" for i, n in enumerate(names)
+    )
+    stmt = text(
+        f"UPDATE {name} AS t SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) WHERE {cond}"
+    )
     total = 0
     for lo in range(0, len(rows), _CHUNK):
         chunk = rows[lo : lo + _CHUNK]
-        v = values(*cols, name="v").data([tuple(r[n] for n in names) for r in chunk])
-        new_v = {f: v.c[f] for f in fields}
-        stmt = (
-            update(table)
-            .where(and_(*(table.c[k] == v.c[k] for k in keys), *(extra(new_v) if extra else ())))
-            .values(new_v)
-        )
-        total += int(conn.execute(stmt).rowcount or 0)
+        arrays_of = {f"p{i}": [value(n, r[n]) for r in chunk] for i, n in enumerate(names)}
+        total += int(conn.execute(stmt, arrays_of).rowcount or 0)
     return total

@@ -275,10 +275,7 @@ def wake_many(conn: Connection, app_id: str, wakes: Sequence[tuple[str, str, str
         ("app_id", "journey_id", "pkey"),
         ("wake_at",),
         rows,
-        extra=lambda new: [
-            or_(participants.c.status == "ACTIVE", participants.c.status == "PAUSED"),
-            or_(participants.c.wake_at.is_(None), participants.c.wake_at > new["wake_at"]),
-        ],
+        extra="t.status IN ('ACTIVE', 'PAUSED') AND (t.wake_at IS NULL OR t.wake_at > v.wake_at)",
     )
 
 

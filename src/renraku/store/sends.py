@@ -22,7 +22,6 @@ from sqlalchemy import (
     Text,
     and_,
     func,
-    or_,
     select,
     update,
 )
@@ -110,7 +109,7 @@ def settle(conn: Connection, results: Sequence[Mapping[str, Any]]) -> None:
         ("key",),
         _SETTLED,
         rows,
-        extra=lambda new: [or_(*(sends.c.status == s for s in OPEN_STATUSES))],
+        extra="t.status IN ('pending', 'retry')",
     )
 
 

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from renraku.domain.journeys import limits
@@ -30,7 +31,11 @@ from renraku.domain.journeys.model import (
     wait_deadline,
 )
 from renraku.domain.journeys.windows import Window, endpoint_zone
-from renraku.domain.timefmt import iso, parse_iso
+from renraku.domain.timefmt import iso as _iso
+from renraku.domain.timefmt import parse_iso
+
+# Steps format the same few instants over and over (a batch shares one ``now``).
+iso = lru_cache(maxsize=4096)(_iso)
 
 CHANNEL_OF = {
     "EMAIL": "EMAIL",

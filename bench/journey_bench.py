@@ -1,0 +1,327 @@
+"""Journey benchmark: N users through the seed's journey on the virtual clock.
+
+call (VOICE, a fixed share presses 1 and is marked reached) -> wait 1 h -> split on the dynamic
+segment (EMAIL and CallStatus = PENDING) -> SMS -> wait 1 h -> split -> EMAIL -> End, with the
+recording transports answering at once. Reports, per database and worker count: participant-steps
+per second, wall time, sends, peak worker RSS, p99 scheduling lateness (wall seconds between the
+clock reaching a participant's due time and its step), and as the floor in the same run the rate of
+a raw batched SQL UPDATE of the same participant rows. Checks the outcome exactly.
+
+    .venv/bin/python bench/journey_bench.py --users 100000
+    .venv/bin/python bench/journey_bench.py --users 20000 --only postgresql --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+from sqlalchemy import and_, bindparam, create_engine, func, select, text, update
+
+from renraku.app import build_app
+from renraku.channels import recording
+from renraku.domain.endpoints import Endpoint
+from renraku.engine.config import JourneySettings
+from renraku.services import journeys
+from renraku.settings import ClockSettings, Settings
+from renraku.store import apps as app_store
+from renraku.store import endpoints as endpoint_store
+from renraku.store import segments as segment_store
+from renraku.store import templates as template_store
+from renraku.store.engine import normalise_url
+from renraku.store.participants import participants
+
+START = "2026-03-05T01:00:00.000Z"
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+CHANNELS = '["VOICE","SMS","EMAIL","CUSTOM"]'
+PENDING_EMAIL = {
+    "Dimensions": {
+        "Demographic": {"Channel": {"DimensionType": "INCLUSIVE", "Values": ["EMAIL"]}},
+        "Attributes": {"CallStatus": {"AttributeType": "INCLUSIVE", "Values": ["PENDING"]}},
+    }
+}
+SPLIT = {"Conditions": [{"SegmentCondition": {"SegmentId": "pending-email"}}]}
+JOURNEY = {
+    "Name": "seed escalation (benchmark)",
+    "StartCondition": {"SegmentStartCondition": {"SegmentId": "customers"}},
+    "StartActivity": "call",
+    "Activities": {
+        "call": {
+            "VOICE": {"ContactFlowId": "press-one", "MarkReached": True, "NextActivity": "w1"}
+        },
+        "w1": {"Wait": {"WaitTime": {"WaitFor": "PT1H"}, "NextActivity": "s1"}},
+        "s1": {
+            "ConditionalSplit": {"Condition": SPLIT, "TrueActivity": "sms", "FalseActivity": "end"}
+        },
+        "sms": {"SMS": {"TemplateName": "sms", "NextActivity": "w2"}},
+        "w2": {"Wait": {"WaitTime": {"WaitFor": "PT1H"}, "NextActivity": "s2"}},
+        "s2": {
+            "ConditionalSplit": {
+                "Condition": SPLIT,
+                "TrueActivity": "email",
+                "FalseActivity": "end",
+            }
+        },
+        "email": {"EMAIL": {"TemplateName": "email", "NextActivity": "end"}},
+        "end": {"End": {}},
+    },
+}
+
+
+def _settings(url: str, batch: int) -> Settings:
+    return Settings(
+        db=url,
+        clock=ClockSettings(mode="virtual", virtual_start=START),
+        journeys=JourneySettings(
+            record_channels=["VOICE", "SMS", "EMAIL", "CUSTOM"], batch_size=batch
+        ),
+    )
+
+
+def setup(url: str, users: int, pressed_every: int, batch: int) -> tuple[str, str, int]:
+    """Load users, segments, templates and call scripts; publish the journey. (app, journey, pressed)."""
+    app = build_app(_settings(url, batch))
+    try:
+        now = app.now_iso()
+        with app.store.begin() as conn:
+            app_id = app_store.create_app(conn, "bench", now=now)["Id"]
+            seg = segment_store.import_segment_for(
+                conn, app_id, "customers", now=now, import_definition={}
+            )
+            segment_store.create_dimensional(
+                conn, app_id, name="pending-email", definition=PENDING_EMAIL, tags={}, now=now
+            )
+            template_store.put(conn, app_id, "sms", "SMS", {"Body": "Please call us"}, now=now)
+            template_store.put(
+                conn, app_id, "email", "EMAIL", {"Subject": "s", "TextPart": "t"}, now=now
+            )
+        pressed = 0
+        for lo in range(0, users, 20_000):
+            eps: list[Endpoint] = []
+            scripts: list[tuple[str, str, str, float]] = []
+            for i in range(lo, min(users, lo + 20_000)):
+                user, phone = f"U{i}", f"+8190{i:08d}"
+                for ch, addr in (("VOICE", phone), ("SMS", phone), ("EMAIL", f"u{i}@example.com")):
+                    eps.append(
+                        Endpoint(
+                            app_id=app_id,
+                            id=f"{user}-{ch}",
+                            channel_type=ch,
+                            address=addr,
+                            user_id=user,
+                            attributes={"CallStatus": ["PENDING"]},
+                            creation_date=now,
+                            effective_date=now,
+                        )
+                    )
+                if i % pressed_every == 0:
+                    scripts.append((phone, "ANSWERED", "1", 40.0))
+                    pressed += 1
+            with app.store.begin() as conn:
+                endpoint_store.upsert_many(conn, eps)
+                segment_store.add_members(conn, app_id, seg, [e.id for e in eps])
+                recording.script_many(conn, scripts)
+        journey = journeys.create(app, app_id, JOURNEY)
+        journeys.publish(app, app_id, journey["Id"])
+        return app_id, journey["Id"], pressed
+    finally:
+        app.close()
+
+
+def run_workers(url: str, workers: int, batch: int) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "RENRAKU_DB": url,
+        "RENRAKU_CLOCK__MODE": "virtual",
+        "RENRAKU_CLOCK__VIRTUAL_START": START,
+        "RENRAKU_JOURNEYS__RECORD_CHANNELS": CHANNELS,
+        "RENRAKU_JOURNEYS__BATCH_SIZE": str(batch),
+    }
+    cmd = [
+        sys.executable,
+        "-c",
+        "from renraku.cli import main; main()",
+        "worker",
+        "--run-for",
+        "1d",
+        "--json",
+    ]
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(workers)
+    ]
+    peak = 0
+    watched = [psutil.Process(p.pid) for p in procs]
+    while any(p.poll() is None for p in procs):
+        for w in watched:
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, w.memory_info().rss)
+        time.sleep(0.2)
+    wall = time.perf_counter() - started
+    outs = []
+    for p in procs:
+        out, err = p.communicate()
+        if p.returncode != 0:
+            raise SystemExit(f"worker failed: {err.decode()[-2000:]}")
+        outs.append(json.loads(out))
+    steps = sum(o["Steps"] for o in outs)
+    # Work time: from the first worker's start of work to the last one's end (import excluded).
+    work = max(o["Seconds"] for o in outs)
+    return {
+        "workers": workers,
+        "wall_s": round(wall, 1),
+        "work_s": round(work, 1),
+        "steps": steps,
+        "sends": sum(o["Sends"] for o in outs),
+        "steps_per_s": round(steps / work, 0),
+        "peak_worker_rss_mb": round(peak / 2**20, 1),
+        "lateness_p99_s": max(o["LatenessP99Seconds"] for o in outs),
+    }
+
+
+def check(url: str, app_id: str, users: int, pressed: int) -> dict[str, int]:
+    engine = create_engine(normalise_url(url))
+    with engine.connect() as conn:
+        by_channel = dict(
+            conn.execute(
+                select(recording.recorded_deliveries.c.channel, func.count()).group_by(
+                    recording.recorded_deliveries.c.channel
+                )
+            ).all()
+        )
+        unfinished = conn.execute(
+            select(func.count())
+            .select_from(participants)
+            .where(participants.c.status != "FINISHED")
+        ).scalar_one()
+        dupes = conn.execute(
+            text(
+                "select count(*) from (select key from recorded_deliveries group by key having count(*) > 1) d"
+            )
+        ).scalar_one()
+    engine.dispose()
+    expected = {"VOICE": users, "SMS": users - pressed, "EMAIL": users - pressed}
+    got = {k: int(by_channel.get(k, 0)) for k in expected}
+    if got != expected or unfinished or dupes:
+        raise SystemExit(
+            f"wrong outcome: {got} expected {expected}; unfinished {unfinished}; dupes {dupes}"
+        )
+    return got
+
+
+def update_floor(url: str, app_id: str, journey_id: str, batch: int) -> float:
+    """Rows per second of a raw batched UPDATE of the same participant rows (executemany by key)."""
+    engine = create_engine(normalise_url(url))
+    stmt = (
+        update(participants)
+        .where(
+            and_(
+                participants.c.app_id == bindparam("a"),
+                participants.c.journey_id == bindparam("j"),
+                participants.c.pkey == bindparam("k"),
+            )
+        )
+        .values(wake_at=bindparam("w"), attempt=bindparam("n"), activity_at=bindparam("w"))
+    )
+    with engine.connect() as conn:
+        keys = [
+            r[0]
+            for r in conn.execute(
+                select(participants.c.pkey).where(participants.c.journey_id == journey_id)
+            )
+        ]
+    started = time.perf_counter()
+    for lo in range(0, len(keys), batch):
+        with engine.begin() as conn:
+            conn.execute(
+                stmt,
+                [
+                    {"a": app_id, "j": journey_id, "k": k, "w": START, "n": 1}
+                    for k in keys[lo : lo + batch]
+                ],
+            )
+    rate = len(keys) / (time.perf_counter() - started)
+    engine.dispose()
+    return round(rate, 0)
+
+
+def fresh_db(kind: str, tmp: Path) -> tuple[str, Any]:
+    if kind == "sqlite":
+        path = tmp / f"bench-{uuid.uuid4().hex[:6]}.db"
+        return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
+    base = os.environ.get("RENRAKU_TEST_POSTGRES_URL", PG_DEFAULT)
+    schema = "jb_" + uuid.uuid4().hex[:10]
+    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}", drop
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=100_000)
+    ap.add_argument(
+        "--pressed-every", type=int, default=4, help="every k-th user presses 1 (default 4: 25%%)"
+    )
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--only", choices=["sqlite", "postgresql"])
+    ap.add_argument("--workers", type=int, nargs="*", help="PostgreSQL worker counts (default 1 2)")
+    args = ap.parse_args()
+    runs: list[tuple[str, int]] = []
+    if args.only in (None, "sqlite"):
+        runs.append(("sqlite", 1))
+    if args.only in (None, "postgresql"):
+        runs += [("postgresql", w) for w in (args.workers or [1, 2])]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, workers in runs:
+            url, drop = fresh_db(kind, Path(tmp))
+            try:
+                t0 = time.perf_counter()
+                app_id, journey_id, pressed = setup(url, args.users, args.pressed_every, args.batch)
+                load_s = time.perf_counter() - t0
+                result = run_workers(url, workers, args.batch)
+                sent = check(url, app_id, args.users, pressed)
+                result.update(
+                    db=kind,
+                    users=args.users,
+                    pressed=pressed,
+                    load_s=round(load_s, 1),
+                    delivered=sent,
+                    update_floor_rows_per_s=update_floor(url, app_id, journey_id, args.batch),
+                )
+                results.append(result)
+                print(json.dumps(result), flush=True)
+            finally:
+                drop()
+    print(
+        "\n| db | workers | users | steps | work s | steps/s | sends | peak RSS MB | p99 lateness s | raw UPDATE rows/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['db']} | {r['workers']} | {r['users']:,} | {r['steps']:,} | {r['work_s']} | {r['steps_per_s']:,.0f} "
+            f"| {r['sends']:,} | {r['peak_worker_rss_mb']} | {r['lateness_p99_s']} | {r['update_floor_rows_per_s']:,.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
