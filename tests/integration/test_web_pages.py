@@ -260,6 +260,9 @@ def test_an_upload_without_a_file_or_token_is_refused(sqlite_url: str) -> None:
             )
             assert empty.status_code == 422
             assert "the file is empty" in empty.text
+            elsewhere = client.get("/ui/imports/uploads/0123456789abcdef")
+            assert elsewhere.status_code == 303
+            assert elsewhere.headers["location"].startswith("/ui/imports?msg=")
     finally:
         app.close()
 

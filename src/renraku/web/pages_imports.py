@@ -81,7 +81,12 @@ def register(router: APIRouter, dash: Dashboard, uploads: Uploads) -> None:
     @page_errors(dash)
     async def upload_page(request: Request, upload_id: str) -> Response:
         ctx = await dash.ctx(request)
-        view = _upload_view(upload_id, ctx.need_app())
+        try:
+            view = _upload_view(upload_id, ctx.need_app())
+        except NotFound:
+            # Another server process took the upload: its job shows in the list.
+            return redirect(f"{PREFIX}/imports", "That upload's progress is kept by another "
+                            "server process; its import job is listed below.")  # fmt: skip
         if view["upload"].job is not None:
             return redirect(f"{PREFIX}/imports/{view['upload'].job['Id']}")
         return dash.render("upload.html", request, ctx, nav="imports", **view)
