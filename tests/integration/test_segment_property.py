@@ -27,7 +27,7 @@ B_DEFINITION = st.one_of(dimensions().map(lambda d: {"Dimensions": d}))
 
 
 @settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -125,7 +125,7 @@ def index_shaped(draw: st.DrawFn) -> SegmentDefinition:
 
 
 @settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

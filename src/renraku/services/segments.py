@@ -212,19 +212,24 @@ def preview(
     out: list[dict[str, Any]] = []
     with app.store.connect() as conn:
         segment_store.row(conn, app_id, key)
-        for r in _rows(conn, app_id, key, app.clock.now(), by_user=users):
-            ep = endpoint_store.from_row(r)
-            if not users:
-                out.append(ep.to_pinpoint())
-            elif out and ep.user_id is not None and out[-1]["UserId"] == ep.user_id:
-                out[-1]["Endpoints"].append(ep.to_pinpoint())
-            elif len(out) < limit:
-                out.append({"UserId": ep.user_id, "Endpoints": [ep.to_pinpoint()]})
-            else:
-                break
-            if not users and len(out) >= limit:
-                break
+        with _rows(conn, app_id, key, app.clock.now(), by_user=users) as rows:
+            _collect(rows, out, limit, users=users)
     return out
+
+
+def _collect(rows: Any, out: list[dict[str, Any]], limit: int, *, users: bool) -> None:
+    for r in rows:
+        ep = endpoint_store.from_row(r)
+        if not users:
+            out.append(ep.to_pinpoint())
+        elif out and ep.user_id is not None and out[-1]["UserId"] == ep.user_id:
+            out[-1]["Endpoints"].append(ep.to_pinpoint())
+        elif len(out) < limit:
+            out.append({"UserId": ep.user_id, "Endpoints": [ep.to_pinpoint()]})
+        else:
+            return
+        if not users and len(out) >= limit:
+            return
 
 
 def _cells(ep: Endpoint) -> Iterator[tuple[str, str]]:
@@ -261,17 +266,19 @@ def export(app: App, app_id: str, key: str, out: IO[str]) -> int:
     with app.store.connect() as conn:
         segment_store.row(conn, app_id, key)
         widths: dict[str, int] = {}
-        for r in _rows(conn, app_id, key, now, by_user=False):
-            seen: dict[str, int] = {}
-            for column, _ in _cells(endpoint_store.from_row(r)):
-                seen[column] = seen.get(column, 0) + 1
-            for column, n in seen.items():
-                widths[column] = max(widths.get(column, 0), n)
+        with _rows(conn, app_id, key, now, by_user=False) as rows:
+            for r in rows:
+                seen: dict[str, int] = {}
+                for column, _ in _cells(endpoint_store.from_row(r)):
+                    seen[column] = seen.get(column, 0) + 1
+                for column, n in seen.items():
+                    widths[column] = max(widths.get(column, 0), n)
         header = [c for c in widths for _ in range(widths[c])]
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
         written = 0
-        for r in _rows(conn, app_id, key, now, by_user=False):
+        rows = _rows(conn, app_id, key, now, by_user=False)
+        for r in rows:
             values: dict[str, list[str]] = {}
             for column, value in _cells(endpoint_store.from_row(r)):
                 values.setdefault(column, []).append(value)
@@ -290,8 +297,9 @@ def delete(app: App, app_id: str, key: str) -> dict[str, Any]:
         current = segment_store.row(conn, app_id, key)
         users = segment_store.referrers(conn, app_id, current.id)
         if users:
+            named = [f"{segment_store.row(conn, app_id, u).name} ({u})" for u in users]
             raise Conflict(f"segment {current.name!r} is a source of segment(s) "
-                           f"{', '.join(users)}; change or delete them first")  # fmt: skip
+                           f"{', '.join(named)}; change or delete them first")  # fmt: skip
         response = segment_store.to_response(current)
         segment_store.delete_segment(conn, app_id, current.id)
     return response
