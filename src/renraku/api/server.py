@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from renraku import __version__
-from renraku.api import problems
+from renraku.api import connect, hooks, problems, twiml
 from renraku.api.auth import Authenticator
 from renraku.api.aws.pinpoint.router import PinpointEndpoint
 from renraku.api.keyring import KeyRing
@@ -81,6 +81,10 @@ def create_api(app: App) -> FastAPI:
         include_in_schema=False,
     )
     api.include_router(native_routes.router)
+    # Provider webhooks and the voice surfaces check their own credentials (signatures, tokens).
+    api.include_router(hooks.router)
+    api.include_router(connect.build_router(app, auth))
+    api.include_router(twiml.build_router(app))
     pinpoint = PinpointEndpoint(app, auth)
     api.router.routes.append(
         Route("/v1/{rest:path}", pinpoint.endpoint, methods=ALL_METHODS, include_in_schema=False)
