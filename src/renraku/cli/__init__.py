@@ -23,6 +23,7 @@ from renraku.cli import imports as imports_cli
 from renraku.cli import journeys as journeys_cli
 from renraku.cli import keys as keys_cli
 from renraku.cli import segments as segments_cli
+from renraku.cli import stand_ins as stand_ins_cli
 from renraku.cli import suppressions as suppressions_cli
 from renraku.cli import templates as templates_cli
 from renraku.cli import worker as worker_cli
@@ -88,6 +89,7 @@ cli.add_typer(templates_cli.group, name="templates")
 cli.add_typer(config_cli.group, name="config")
 cli.add_typer(functions_cli.group, name="functions")
 cli.add_typer(suppressions_cli.group, name="suppressions")
+cli.add_typer(stand_ins_cli.group, name="stand-ins")
 cli.command("serve")(serve_command)
 cli.add_typer(keys_cli.group, name="keys")
 cli.add_typer(dashboard_cli.group, name="dashboard-users")
