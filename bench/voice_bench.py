@@ -3,7 +3,8 @@
 Each call goes the whole way: idempotency check, destination and flow checks, the shared capacity
 slot (queries on the calls table), the flow run by the interpreter (answer, prompt, digits,
 MarkReached updating the user's endpoints, prompts, disconnect), the call record and its events.
-Capacity is raised so that the measure is renraku's own cost, not the simulated pacing.
+Capacity is raised and the clock moves one second per call, so the measure is renraku's own cost
+(with a realistic number of calls in progress), not the simulated pacing.
 
 Usage: ``python bench/voice_bench.py [--calls N] [--db URL] [--json]``.
 """
@@ -16,7 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,8 @@ def run(calls: int, db: str) -> dict[str, Any]:
             "simulator": {"seed": 1, "press_rate": 0.4},
         },
     )
-    app = build_app(settings, clock=Clock())
+    clock = Clock()
+    app = build_app(settings, clock=clock)
     with app.store.begin() as conn:
         app_id = str(app_store.create_app(conn, f"bench-{time.time_ns()}", now=app.now_iso())["Id"])
         eps = []
@@ -86,6 +88,7 @@ def run(calls: int, db: str) -> dict[str, Any]:
         )
         result = voice.deliver([d])[0]
         latencies.append(time.perf_counter() - t0)
+        clock.at += timedelta(seconds=1)
         if result.outcome != "sent":
             raise SystemExit(f"call refused: {result.reason}")
     wall = time.perf_counter() - started

@@ -76,7 +76,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_calls_contact", "calls", ["id"])
     op.create_index("ix_calls_provider", "calls", ["provider", "provider_call_id"])
-    op.create_index("ix_calls_active", "calls", ["status", "ended_at"])
+    op.create_index("ix_calls_ended", "calls", ["ended_at"])
     op.create_index("ix_calls_placed", "calls", ["placed_at"])
     op.create_index("ix_calls_user", "calls", ["app_id", "user_id"])
 
