@@ -48,3 +48,25 @@ def test_rate_limiter_waits_on_the_shared_clock_and_gives_up_after_its_limit(sto
     with pytest.raises(ProviderError, match=r"rate limit of ses \(1.0/s\)") as caught:
         stuck.acquire("ses")
     assert caught.value.permanent is False
+
+
+def test_concurrent_workers_never_take_more_tokens_than_the_bucket_holds(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    policies = PolicySettings(rate_limits={"twilio": 5.0}, burst={"twilio": 5})
+
+    def worker(_: int) -> bool:
+        # Each thread is a separate worker with its own limiter; time stands still, so only the
+        # bucket's initial five tokens exist.
+        limiter = RateLimiter(
+            store, policies, clock=lambda: 5000.0, sleep=lambda _: None, max_wait_seconds=0.0
+        )
+        try:
+            limiter.acquire("twilio")
+        except ProviderError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        taken = list(pool.map(worker, range(24)))
+    assert taken.count(True) == 5
