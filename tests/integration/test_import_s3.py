@@ -94,6 +94,10 @@ def test_a_prefix_imports_every_list_under_it_in_key_order(
     assert (job["TotalPieces"], job["CompletedPieces"], job["TotalProcessed"]) == (2, 2, 4)
     assert job["Definition"]["S3Url"] == f"s3://{bucket}/lists/"
     assert _endpoint_count(app) == 4
+    only_json = import_service.run_import(
+        app, app_id, ImportOptions(source=f"s3://{bucket}/lists/", format="json")
+    )
+    assert (only_json["TotalPieces"], only_json["TotalProcessed"]) == (1, 1)
 
 
 def test_a_cp932_object_imports_like_its_utf8_original(
@@ -114,7 +118,7 @@ def test_a_cp932_object_imports_like_its_utf8_original(
     ("url", "message"),
     [
         ("s3://no-such-bucket/lists/", "NoSuchBucket"),
-        ("s3://{bucket}/nothing-here/", "no object under this prefix"),
+        ("s3://{bucket}/nothing-here/", "object under this prefix"),
         ("s3:///lists/", "needs a bucket"),
     ],
 )

@@ -263,14 +263,15 @@ def test_a_folder_or_file_url_imports_every_list_in_it(
 ) -> None:
     folder = tmp_path / "lists"
     folder.mkdir()
+    (folder / "2026").mkdir()
     write_customer_csv(folder / "a.csv", 30, seed=1)
-    write_customer_csv(folder / "b.csv", 30, seed=2)
+    write_customer_csv(folder / "2026" / "b.csv", 30, seed=2)
     (folder / "readme.md").write_text("not a list")
     job = _import(app, app_id, folder.as_uri(), segment_name="both")
     assert (job["TotalPieces"], job["CompletedPieces"], job["TotalProcessed"]) == (2, 2, 60)
     distinct = {
         tuple(line.split(",")[:3])
-        for name in ("a.csv", "b.csv")
+        for name in ("a.csv", "2026/b.csv")
         for line in (folder / name).read_text(encoding="utf-8").splitlines()[1:]
     }
     assert len(_endpoints(app, app_id)) == len(distinct)

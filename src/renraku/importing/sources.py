@@ -88,13 +88,25 @@ def _open_s3(client: Any, bucket: str, key: str) -> io.RawIOBase:
     return CountingReader(body)
 
 
-def _local_pieces(source: str, path: Path) -> list[Piece]:
+def wanted(name: str, fmt: str | None) -> bool:
+    """Whether a file in a folder or under a prefix is part of the import (Pinpoint's rule: only
+    files of the requested format; without one, any list renraku reads)."""
+    found = FORMAT_BY_SUFFIX.get(Path(name).suffix.lower())
+    return found is not None and (fmt is None or found == fmt)
+
+
+def _none_found(fmt: str | None) -> str:
+    kinds = {"CSV": ".csv, .tsv or .txt", "JSON": ".json, .jsonl or .ndjson"}
+    return kinds.get(fmt or "", ".csv, .tsv, .txt, .json, .jsonl or .ndjson")
+
+
+def _local_pieces(source: str, path: Path, fmt: str | None) -> list[Piece]:
     if path.is_dir():
-        files = sorted(
-            p for p in path.iterdir() if p.is_file() and p.suffix.lower() in FORMAT_BY_SUFFIX
-        )
+        files = sorted(p for p in path.rglob("*") if p.is_file() and wanted(p.name, fmt))
         if not files:
-            raise _reject(source, "the folder holds no .csv, .json, .jsonl or .ndjson file")
+            raise _reject(
+                source, f"the folder (and its subfolders) holds no {_none_found(fmt)} file"
+            )
     elif path.is_file():
         files = [path]
     elif path.exists():
@@ -139,9 +151,8 @@ def _s3_pieces(source: str, bucket: str, prefix: str, fmt: str | None) -> list[P
                 key = str(obj["Key"])
                 if key.endswith("/"):
                     continue
-                suffix = Path(key).suffix.lower()
-                if fmt is None and suffix not in FORMAT_BY_SUFFIX:
-                    continue
+                if key != prefix and not wanted(key, fmt):
+                    continue  # an object named exactly is imported whatever its extension
                 pieces.append(
                     Piece(
                         name=f"s3://{bucket}/{key}",
@@ -156,9 +167,7 @@ def _s3_pieces(source: str, bucket: str, prefix: str, fmt: str | None) -> list[P
     except BotoCoreError as exc:
         raise _reject(source, f"S3 cannot be reached: {exc}") from exc
     if not pieces:
-        raise _reject(
-            source, "no object under this prefix (looked for .csv, .json, .jsonl, .ndjson)"
-        )
+        raise _reject(source, f"no {_none_found(fmt)} object under this prefix")
     pieces.sort(key=lambda p: p.name)
     return pieces
 
@@ -174,8 +183,8 @@ def resolve_pieces(source: str, fmt: str | None = None) -> list[Piece]:
         parsed = urlparse(source)
         if parsed.netloc not in ("", "localhost"):
             raise _reject(source, "file:// URLs must name a local file (file:///path)")
-        return _local_pieces(source, Path(unquote(parsed.path)))
+        return _local_pieces(source, Path(unquote(parsed.path)), fmt)
     if "://" in source:
         scheme = source.split("://", 1)[0]
         raise _reject(source, f"unsupported scheme {scheme!r}; use a path, file:// or s3://")
-    return _local_pieces(source, Path(source))
+    return _local_pieces(source, Path(source), fmt)

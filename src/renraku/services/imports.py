@@ -43,6 +43,8 @@ class ImportOptions:
     default_region: str | None = None
     batch_size: int | None = None
     workers: int | None = None  # validation worker processes; None: chosen by file size
+    role_arn: str | None = None  # Pinpoint's RoleArn / ExternalId, kept in the job's Definition
+    external_id: str | None = None
 
 
 @dataclass
@@ -88,8 +90,8 @@ def _definition(options: ImportOptions, fmt: str | None, region: str | None) -> 
         "DefineSegment": options.define_segment,
         "SegmentName": segment_name if options.define_segment else None,
         "RegisterEndpoints": True,
-        "ExternalId": None,
-        "RoleArn": None,
+        "ExternalId": options.external_id,
+        "RoleArn": options.role_arn,
         "Encoding": options.encoding,
         "DefaultRegion": region,
     }
