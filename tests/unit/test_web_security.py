@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from renraku.web.pages_auth import _safe_next as safe_next
 from renraku.web.security import (
     csrf_matches,
     hash_password,
@@ -10,6 +11,7 @@ from renraku.web.security import (
     token_hash,
     verify_password,
 )
+from renraku.web.uploads import safe_filename
 
 
 def test_a_password_verifies_against_its_own_hash_only() -> None:
@@ -51,3 +53,18 @@ def test_csrf_check_needs_both_tokens_equal() -> None:
     assert not csrf_matches("abc", None)
     assert not csrf_matches(None, "abc")
     assert not csrf_matches("", "")
+
+
+def test_an_uploaded_file_name_keeps_only_its_last_part_and_harmless_characters() -> None:
+    assert safe_filename("顧客リスト.csv") == "顧客リスト.csv"
+    assert safe_filename("../../etc/passwd") == "passwd"
+    assert safe_filename("C:\\Users\\me\\list.csv") == "list.csv"
+    assert safe_filename('a<b>:"|?*.csv') == "ab.csv"
+    assert safe_filename("..") == "upload.csv"
+    assert safe_filename("") == "upload.csv"
+
+
+def test_after_login_only_a_dashboard_path_may_follow() -> None:
+    assert safe_next("/ui/people?q=x") == "/ui/people?q=x"
+    for target in ("//evil.example/ui/", "https://evil.example/", "/ui", "/api/v1", "/ui\\x", ""):
+        assert safe_next(target) == "/ui/journeys", target

@@ -34,8 +34,8 @@ def _password(from_stdin: bool) -> str:
                 [Problem("password", "standard input was empty")], subject="password"
             )
         return line
-    first = typer.prompt("Password", hide_input=True)
-    again = typer.prompt("Repeat the password", hide_input=True)
+    first = typer.prompt("Password", hide_input=True, err=True)
+    again = typer.prompt("Repeat the password", hide_input=True, err=True)
     if first != again:
         raise InvalidInput([Problem("password", "the two entries differ")], subject="password")
     return str(first)
