@@ -229,6 +229,7 @@ def convert(
     where: WhereOpt = None,
     dimensions: DimensionsOpt = None,
     groups: GroupsOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Print a filter as Pinpoint JSON, or Pinpoint JSON as a filter (nothing is stored).
 
@@ -236,7 +237,13 @@ def convert(
     """
     definition, filt = _definition(where, dimensions, groups)
     defn = parse_filter(filt) if filt is not None else parse_segment_definition(definition or {})
-    emit({"Filter": format_filter(defn), **defn.to_json()}, True)
+    result = {"Filter": format_filter(defn), **defn.to_json()}
+
+    def render() -> None:
+        console.print(result["Filter"], markup=False, highlight=False)
+        console.print_json(data=defn.to_json())
+
+    emit(result, json_out, render)
 
 
 @group.command("list")

@@ -51,6 +51,37 @@ def definition_from(
     return parse_segment_definition(definition)
 
 
+def _read_definition(
+    conn: Connection,
+    app_id: str,
+    *,
+    definition: Mapping[str, Any] | None,
+    where: str | None,
+) -> SegmentDefinition:
+    """``definition_from``, and when the JSON is rejected, missing source segments are listed
+    with the other problems (so one attempt shows everything to fix)."""
+    try:
+        return definition_from(definition=definition, where=where)
+    except InvalidInput as exc:
+        groups = (definition or {}).get("SegmentGroups")
+        extra: list[Problem] = []
+        if isinstance(groups, Mapping) and isinstance(groups.get("Groups"), list):
+            for gi, group in enumerate(groups["Groups"]):
+                sources = group.get("SourceSegments") if isinstance(group, Mapping) else None
+                for si, source in enumerate(sources if isinstance(sources, list) else []):
+                    seg = source.get("Id") if isinstance(source, Mapping) else None
+                    if isinstance(seg, str) and segment_store.find_row(conn, app_id, seg) is None:
+                        where_ = f"SegmentGroups.Groups[{gi}].SourceSegments[{si}].Id"
+                        extra.append(Problem(where_, _missing(seg)))
+        if not extra:
+            raise
+        raise InvalidInput([*exc.problems, *extra], subject=exc.subject) from exc
+
+
+def _missing(seg: str) -> str:
+    return f"no segment {seg!r} in this application; give the id or name of an existing segment"
+
+
 def _check_sources(
     conn: Connection, app_id: str, defn: SegmentDefinition, *, self_id: str | None
 ) -> SegmentDefinition:
@@ -65,8 +96,7 @@ def _check_sources(
             where = f"SegmentGroups.Groups[{gi}].SourceSegments[{si}]"
             found = segment_store.find_row(conn, app_id, source["Id"])
             if found is None:
-                problems.append(Problem(f"{where}.Id", f"no segment {source['Id']!r} in this "
-                                        "application; give the id or name of an existing segment"))  # fmt: skip
+                problems.append(Problem(f"{where}.Id", _missing(source["Id"])))
                 continue
             source["Id"] = str(found.id)
             version = source.get("Version")
@@ -125,8 +155,8 @@ def create(
 ) -> dict[str, Any]:
     """Create a dimensional segment (Pinpoint's CreateSegment); returns its SegmentResponse."""
     clean_name = _check_name(name)
-    defn = definition_from(definition=definition, where=where)
     with app.store.begin() as conn:
+        defn = _read_definition(conn, app_id, definition=definition, where=where)
         defn = _check_sources(conn, app_id, defn, self_id=None)
         seg_id = segment_store.create_dimensional(
             conn, app_id, name=clean_name, definition=defn.to_json(), tags=dict(tags or {}),
@@ -153,7 +183,7 @@ def update(
             if current.segment_type == "IMPORT":
                 raise Conflict(f"segment {current.name!r} is imported; its members come from "
                                "import jobs, not from a definition")  # fmt: skip
-            defn = definition_from(definition=definition, where=where)
+            defn = _read_definition(conn, app_id, definition=definition, where=where)
             new_json = _check_sources(conn, app_id, defn, self_id=str(current.id)).to_json()
         segment_store.update_definition(
             conn, app_id, current.id, now=app.now_iso(), definition=new_json,
