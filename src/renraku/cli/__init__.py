@@ -26,6 +26,7 @@ from renraku.cli import segments as segments_cli
 from renraku.cli import stand_ins as stand_ins_cli
 from renraku.cli import suppressions as suppressions_cli
 from renraku.cli import templates as templates_cli
+from renraku.cli import webhooks as webhooks_cli
 from renraku.cli import worker as worker_cli
 from renraku.cli.common import CliState, err_console
 from renraku.cli.demo import demo_command
@@ -90,6 +91,7 @@ cli.add_typer(config_cli.group, name="config")
 cli.add_typer(functions_cli.group, name="functions")
 cli.add_typer(suppressions_cli.group, name="suppressions")
 cli.add_typer(stand_ins_cli.group, name="stand-ins")
+cli.add_typer(webhooks_cli.group, name="webhooks")
 cli.command("serve")(serve_command)
 cli.add_typer(keys_cli.group, name="keys")
 cli.add_typer(dashboard_cli.group, name="dashboard-users")
