@@ -90,6 +90,24 @@ def endpoint_rows(app_id: str, n: int, seed: int = 20231108) -> Iterator[dict[st
             }
 
 
+def existing(url: str, n: int) -> str | None:
+    """The application a previous run loaded at ``url`` (``--reuse``), if any."""
+    try:
+        store = Store.open(url, migrate_schema=False)
+    except Exception:
+        return None
+    try:
+        with store.connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT id FROM applications WHERE name = 'bench-' || :n", {"n": str(n)}
+            ).scalar()
+    except Exception:
+        found = None
+    finally:
+        store.close()
+    return None if found is None else str(found)
+
+
 def load(url: str, n: int) -> tuple[str, float]:
     store = Store.open(url)
     started = time.perf_counter()
@@ -105,6 +123,7 @@ def load(url: str, n: int) -> tuple[str, float]:
     if batch:
         with store.begin() as conn:
             endpoint_store.upsert_rows(conn, batch)
+    loaded = time.perf_counter() - started
     with store.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
         for name, filt in (("seed", SEED_FILTER), ("groups", GROUPS_FILTER)):
@@ -118,7 +137,29 @@ def load(url: str, n: int) -> tuple[str, float]:
         with store.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
     store.close()
-    return app_id, time.perf_counter() - started
+    return app_id, loaded
+
+
+def write_cost(url: str, n: int, *, with_index: bool) -> float:
+    """Endpoints/s of the store's bulk upsert into a fresh database, with or without the
+    attribute-index triggers."""
+    store = Store.open(url)
+    with store.begin() as conn:
+        if not with_index:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("ALTER TABLE endpoints DISABLE TRIGGER USER")
+            else:
+                for t in ("insert", "update", "delete"):
+                    conn.exec_driver_sql(f"DROP TRIGGER endpoint_attribute_index_{t}")
+        app_id = str(app_store.create_app(conn, "cost", now=iso(NOW))["Id"])
+    rows = list(endpoint_rows(app_id, n))
+    started = time.perf_counter()
+    for i in range(0, len(rows), 20000):
+        with store.begin() as conn:
+            endpoint_store.upsert_rows(conn, rows[i : i + 20000])
+    elapsed = time.perf_counter() - started
+    store.close()
+    return round(n / elapsed)
 
 
 def counts(conn: Any, app_id: str, name: str) -> dict[str, Any]:
@@ -143,11 +184,12 @@ def timed(url: str, action: Callable[[Any], Any], repeats: int) -> tuple[float, 
     return times[0], statistics.median(times[1:]), result
 
 
-def pg_schema_url(base: str, schema: str) -> str:
+def pg_schema_url(base: str, schema: str, *, fresh: bool) -> str:
     admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        if fresh:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     admin.dispose()
     sep = "&" if "?" in base else "?"
     return f"{base}{sep}options=-csearch_path%3D{schema}"
@@ -161,19 +203,56 @@ def main() -> int:
     parser.add_argument("--pg", default=os.environ.get("RENRAKU_TEST_POSTGRES_URL", PG_DEFAULT))
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--write-cost", type=int, metavar="N",
+        help="only measure the bulk upsert of N endpoints with and without the attribute index",
+    )  # fmt: skip
+    parser.add_argument(
+        "--reuse", action="store_true", help="query the data a previous run loaded, if present"
+    )
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
     targets = [d for d in ("sqlite", "postgresql") if args.only in (None, d)]
+    if args.write_cost:
+        for dialect in targets:
+            if dialect == "sqlite":
+                path = args.workdir / "segment_write_cost.db"
+                urls = []
+                for label in ("a", "b"):
+                    p = Path(f"{path}.{label}")
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{p}{suffix}").unlink(missing_ok=True)
+                    urls.append(f"sqlite:///{p}")
+            else:
+                urls = [pg_schema_url(args.pg, f"segment_cost_{x}", fresh=True) for x in "ab"]
+            with_idx = write_cost(urls[0], args.write_cost, with_index=True)
+            without = write_cost(urls[1], args.write_cost, with_index=False)
+            row = {"dialect": dialect, "endpoints": args.write_cost,
+                   "with_index_per_s": with_idx, "without_index_per_s": without}  # fmt: skip
+            results.append(row)
+            print(json.dumps(row), file=sys.stderr)
+        if args.json:
+            print(json.dumps({"write_cost": results}, indent=2))
+        return 0
     for dialect in targets:
         if dialect == "sqlite":
             path = args.workdir / f"segment_bench_{args.endpoints}.db"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
             url = f"sqlite:///{path}"
+            app_id = existing(url, args.endpoints) if args.reuse else None
+            if app_id is None:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
         else:
-            url = pg_schema_url(args.pg, "segment_bench")
-        app_id, load_s = load(url, args.endpoints)
-        print(f"{dialect}: loaded {args.endpoints:,} endpoints in {load_s:.1f} s", file=sys.stderr)
+            url = pg_schema_url(args.pg, "segment_bench", fresh=not args.reuse)
+            app_id = existing(url, args.endpoints) if args.reuse else None
+            if app_id is None:
+                url = pg_schema_url(args.pg, "segment_bench", fresh=True)
+        if app_id is None:
+            app_id, load_s = load(url, args.endpoints)
+            print(f"{dialect}: loaded {args.endpoints:,} endpoints in {load_s:.1f} s "
+                  f"({args.endpoints / load_s:,.0f} endpoints/s)", file=sys.stderr)  # fmt: skip
+        else:
+            print(f"{dialect}: reusing {args.endpoints:,} endpoints", file=sys.stderr)
         for name in ("seed", "groups"):
             for op, action in (
                 ("count", lambda c, nm=name, app=app_id: counts(c, app, nm)),
