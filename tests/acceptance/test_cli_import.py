@@ -143,22 +143,6 @@ def test_progress_bar_with_rows_per_second_is_drawn_on_a_terminal(tmp_path: Path
     assert "customers.csv" in text
 
 
-def test_demo_recreates_demo_out_and_reports_what_it_imported(tmp_path: Path) -> None:
-    (tmp_path / "demo-out").mkdir()
-    (tmp_path / "demo-out" / "stale.txt").write_text("from an earlier run")
-    summary = json.loads(_run(tmp_path, "demo", "--users", "200", "--json").stdout)
-    assert not (tmp_path / "demo-out" / "stale.txt").exists()
-    assert (tmp_path / "demo-out" / "renraku.db").is_file()
-    assert summary["Users"] == 200
-    assert summary["Failures"] == 0
-    assert sum(summary["EndpointsByChannel"].values()) == 600
-    assert summary["EndpointsByChannel"]["SMS"] == summary["EndpointsByChannel"]["EMAIL"] == 200
-    assert summary["RowsPerSecond"] > 0
-    text = _run(tmp_path, "demo", "--users", "50").stdout
-    assert "EMAIL" in text
-    assert "rows/s" in text
-
-
 def _pg_counts(url: str) -> tuple[int, int, Any]:
     engine = create_engine(normalise_url(url))
     try:
