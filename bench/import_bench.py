@@ -21,6 +21,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -32,11 +33,38 @@ DEFAULT_PG = os.environ.get(
 )
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process plus its largest child (ru_maxrss is in KiB)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (own + children) / 1024
+class TreeRss:
+    """Samples the resident memory of this process and all its children (validation workers)."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        import psutil
+
+        self._me = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self.peak = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> int:
+        total = self._me.memory_info().rss
+        for child in self._me.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except Exception:  # a worker that just exited
+                continue
+        return int(total)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            self._stop.wait(self._interval)
+
+    def stop_mb(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+        return max(self.peak, own) / 2**20
 
 
 def _schema_url(pg_url: str, schema: str) -> str:
@@ -155,8 +183,9 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.phase:  # child: one measurement
+        rss = TreeRss()
         figures = globals()[f"phase_{args.phase}"](Path(args.file), args.pg_url)
-        figures["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        figures["peak_rss_mb"] = round(rss.stop_mb(), 1)
         print(json.dumps(figures))
         return
 
@@ -167,6 +196,7 @@ def main() -> None:
     started = time.perf_counter()
     write_customer_csv(path, args.rows)
     generated = time.perf_counter() - started
+    file_mb = path.stat().st_size / 2**20
     results: dict[str, Any] = {}
     try:
         for name in args.phases.split(","):
@@ -180,7 +210,7 @@ def main() -> None:
         ratio = results["postgresql"]["seconds"] / results["copy"]["seconds"]
     summary = {
         "rows": args.rows,
-        "file_mb": round(path.stat().st_size / 2**20, 1) if args.keep else None,
+        "file_mb": round(file_mb, 1),
         "generate_seconds": round(generated, 2),
         "cpus": os.cpu_count(),
         "phases": results,
@@ -190,7 +220,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(summary, indent=2))
         return
-    print(f"{args.rows:,} rows ({os.cpu_count()} CPUs)")
+    print(f"{args.rows:,} rows, {file_mb:.1f} MiB ({os.cpu_count()} CPUs)")
     print(f"{'phase':<12}{'seconds':>10}{'rows/s':>12}{'peak RSS MB':>13}  notes")
     for name, r in results.items():
         notes = ""
