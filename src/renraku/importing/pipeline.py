@@ -55,8 +55,9 @@ def validate_records(ctx: RowContext, decoder: Decoder, items: list[RawItem]) ->
             batch.failures.extend(failures)
         else:
             by_id[row["id"]] = driver_tuple(row)
-    batch.ids = list(by_id)
-    batch.rows = list(by_id.values())
+    # In key order: the store's B-tree inserts then walk the index instead of jumping about.
+    batch.ids = sorted(by_id)
+    batch.rows = [by_id[i] for i in batch.ids]
     return batch
 
 
