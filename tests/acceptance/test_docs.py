@@ -4,10 +4,16 @@ reference pages match the code."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from docs_runner import blocks, commands, output_problem, run_page
 
@@ -41,6 +47,43 @@ def smtp_sink(tmp_path: Path) -> Iterator[Path]:
         controller.stop()
 
 
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """``renraku serve`` on the page's database (renraku.db in its folder): the server the
+    migration guide tells the reader to start. Yields its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RENRAKU_", "AWS_"))}
+    log = (tmp_path / "serve.log").open("w")
+    renraku = str(Path(sys.executable).parent / "renraku")
+    proc = subprocess.Popen(
+        [renraku, "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "renraku serve did not become ready"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
+
+
 def test_the_tutorial_runs_from_start_to_end_with_the_output_it_shows(tmp_path: Path) -> None:
     assert run_page(DOCS / "tutorial.md", tmp_path) >= 12
 
@@ -58,6 +101,8 @@ def test_every_how_to_guide_runs_as_written(
         overrides["RENRAKU_DB"] = str(request.getfixturevalue("pg_url"))
     if page.stem == "email-smtp":
         request.getfixturevalue("smtp_sink")
+    if page.stem == "migrate-from-pinpoint":
+        overrides["AWS_ENDPOINT_URL_PINPOINT"] = str(request.getfixturevalue("served"))
     assert run_page(page, tmp_path, overrides) >= 1
 
 

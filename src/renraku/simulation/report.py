@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from renraku.domain.timefmt import parse_iso
 from renraku.simulation import charts
 
 if TYPE_CHECKING:
@@ -61,8 +63,15 @@ def hour_label(key: str, keys: Sequence[str]) -> str:
 
 
 def _hours(per_hour: Mapping[str, Mapping[str, float]]) -> dict[str, Mapping[str, float]]:
-    keys = list(per_hour)
-    return {hour_label(k, keys): v for k, v in per_hour.items()}
+    """Every hour from the first to the last (quiet ones too, so the axis is time), labelled."""
+    if not per_hour:
+        return {}
+    first, last = parse_iso(min(per_hour)), parse_iso(max(per_hour))
+    keys = []
+    while first <= last:
+        keys.append(first.strftime("%Y-%m-%dT%H:00Z"))
+        first += timedelta(hours=1)
+    return {hour_label(k, keys): per_hour.get(k, {}) for k in keys}
 
 
 def activity_rows(
