@@ -111,3 +111,17 @@ def test_sns_certificates_come_only_from_https_sns_hosts() -> None:
     assert not host_allowed("http://sns.us-east-1.amazonaws.com/cert.pem", patterns)
     assert not host_allowed("https://sns.us-east-1.amazonaws.com.evil.example/c.pem", patterns)
     assert not host_allowed("https://evil.example/sns.us-east-1.amazonaws.com", patterns)
+
+
+def test_channel_specific_suppressions_stop_only_their_channel() -> None:
+    from renraku.channels.policies import applies
+
+    assert applies("STOP", "SMS")
+    assert not applies("STOP", "VOICE")
+    assert not applies("STOP", "CUSTOM")
+    assert applies("BOUNCE", "EMAIL")
+    assert not applies("BOUNCE", "SMS")
+    assert all(
+        applies(r, c) for r in ("MANUAL", "UNSUBSCRIBE", "COMPLAINT") for c in ("SMS", "VOICE")
+    )
+    assert not applies(None, "SMS")

@@ -19,7 +19,7 @@ from typing import Any
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.channels.custom_webhook import event_attributes, post_event
 from renraku.channels.pipeline import message_setting
-from renraku.channels.policies import Backoff, ProviderError, RateLimiter, screen
+from renraku.channels.policies import Backoff, ProviderError, RateLimiter, applies, screen
 from renraku.domain.endpoints import Endpoint
 from renraku.settings import Settings
 from renraku.store import Store
@@ -103,7 +103,11 @@ class CustomChannel:
                     )
                     continue
                 endpoint = endpoint_store.find(conn, d.app_id, d.endpoint.id)
-                refusal = screen(endpoint, None)
+                reason = None
+                if endpoint is not None and self.settings.policies.check_suppression:
+                    found = dv.suppressed(conn, d.app_id, [endpoint.address])
+                    reason = next(iter(found.values()), None)
+                refusal = screen(endpoint, reason if applies(reason, "CUSTOM") else None)
                 uri = str(d.config.get("DeliveryUri") or "")
                 if refusal is None and not uri:
                     refusal = "the activity has no DeliveryUri"

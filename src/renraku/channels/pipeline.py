@@ -18,7 +18,14 @@ from typing import Any, Protocol
 from renraku.channels import unsubscribe
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.channels.config import PolicySettings, WebhookSettings
-from renraku.channels.policies import Backoff, ProviderError, RateLimiter, screen, with_retries
+from renraku.channels.policies import (
+    Backoff,
+    ProviderError,
+    RateLimiter,
+    applies,
+    screen,
+    with_retries,
+)
 from renraku.domain import templates as tpl
 from renraku.domain.endpoints import Endpoint
 from renraku.domain.timefmt import iso
@@ -180,6 +187,8 @@ class PolicedChannel:
             reason_suppressed = state.suppressed.get(
                 (d.app_id, dv.normalise_address(endpoint.address))
             )
+            if not applies(reason_suppressed, self.name):
+                reason_suppressed = None
         refusal = screen(endpoint, reason_suppressed)
         if refusal is not None or endpoint is None:
             return self._finish(d, d.endpoint, "suppressed", refusal or "", permanent=True)

@@ -61,6 +61,35 @@ def screen(endpoint: Endpoint | None, suppression_reason: str | None) -> str | N
     return None
 
 
+# Suppression reasons that concern one channel only: a STOP reply stops SMS, not calls; a bounce
+# concerns email. Other reasons (MANUAL, UNSUBSCRIBE, COMPLAINT) stop every channel.
+CHANNEL_REASONS = {"STOP": frozenset({"SMS"}), "BOUNCE": frozenset({"EMAIL"})}
+
+
+def applies(reason: str | None, channel: str) -> bool:
+    """Whether a suppression ``reason`` stops messages on ``channel``."""
+    if reason is None:
+        return False
+    only = CHANNEL_REASONS.get(reason)
+    return only is None or channel in only
+
+
+def refusal(store: Store, app_id: str, endpoint_id: str, channel: str) -> str | None:
+    """Why a message must not go to this endpoint now (fresh from the store), or None.
+
+    For transports outside the shared pipeline (e.g. VOICE) to apply the same policy.
+    """
+    from renraku.store import endpoints as endpoint_store
+
+    with store.connect() as conn:
+        endpoint = endpoint_store.find(conn, app_id, endpoint_id)
+        reason = None
+        if endpoint is not None:
+            found = dv.suppressed(conn, app_id, [endpoint.address])
+            reason = next(iter(found.values()), None)
+    return screen(endpoint, reason if applies(reason, channel) else None)
+
+
 @dataclass
 class Backoff:
     """Delays between attempts: ``uniform(0, min(max, base * 2**attempt))`` (full jitter)."""
