@@ -322,6 +322,8 @@ def test_a_user_runs_the_seed_scenario_from_the_dashboard_in_a_real_browser(
             _shot(page, "08-person-timeline")
             page.goto(base + "/ui/people/User1")
             expect(page.locator("#timeline")).to_contain_text("pressed 1")
+            expect(page.locator("#timeline .transcript").first).to_contain_text("1を押して下さい")
+            _shot(page, "08b-person-pressed-1")
             page.click("nav >> text=Calls")
             expect(page.locator("main")).to_contain_text("No call is in progress.")
             _shot(page, "09-calls")

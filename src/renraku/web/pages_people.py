@@ -88,11 +88,18 @@ def person_view(dash: Dashboard, ctx: Ctx, user_id: str) -> dict[str, Any]:
         call_id = (e.get("Data") or {}).get("CallId")
         e["Call"] = calls_by_id.get(call_id) if isinstance(call_id, str) else None
     opted_out = [e for e in eps if e.opt_out == "ALL"]
+    shown: set[str] = set()
+    newest_first = list(reversed(events))
+    for e in newest_first:  # a call's transcript once, on its latest event
+        call = e["Call"]
+        e["CallRepeat"] = call is not None and call["Id"] in shown
+        if call is not None:
+            shown.add(call["Id"])
     return {
         "user_id": user_id,
         "endpoints": eps,
         "profile": profile(eps),
-        "events": list(reversed(events)),
+        "events": newest_first,
         "calls": calls,
         "opted_out": opted_out,
     }
