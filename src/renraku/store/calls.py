@@ -193,11 +193,14 @@ def pending(conn: Connection, app_id: str, provider: str, limit: int = 100) -> l
 def lock_capacity(conn: Connection) -> None:
     """Serialise capacity checks across workers until the transaction ends.
 
-    PostgreSQL takes a transaction-scoped advisory lock; SQLite already admits one writer at a time,
-    and the caller's first write (the call row) takes that lock before it counts.
+    PostgreSQL takes a transaction-scoped advisory lock. SQLite admits one writer at a time: a
+    write that changes nothing, issued first, takes the write lock before anything is counted (a
+    count read first and a write later could fail on a snapshot another worker has outdated).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(726574)"))
+    else:
+        conn.execute(update(calls).where(calls.c.id.is_(None)).values(status=calls.c.status))
 
 
 def count_active(conn: Connection, now: str) -> int:
