@@ -6,13 +6,14 @@ conditions anywhere in it, event conditions or waits, caps. Endpoints are always
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Text, and_, cast, or_, select
 
 from renraku.domain.endpoints import Endpoint
 from renraku.domain.journeys import limits
@@ -21,7 +22,6 @@ from renraku.domain.journeys.model import Event, Facts, Journey, Participant, Se
 from renraku.domain.timefmt import iso
 from renraku.engine.membership import SegmentCache
 from renraku.store import sends as send_store
-from renraku.store.endpoints import from_row
 from renraku.store.schema import endpoints, events
 
 
@@ -57,10 +57,37 @@ def needs_of(journey: Journey, frequency_caps: Mapping[str, int]) -> Needs:
     return Needs(tuple(keys), user_events, caps)
 
 
+class LazyJson(Mapping[str, Any]):
+    """A JSON object decoded on first use: most endpoint columns are never read by a step."""
+
+    __slots__ = ("_raw", "_value")
+
+    def __init__(self, raw: str | None) -> None:
+        self._raw = raw
+        self._value: dict[str, Any] | None = None
+
+    def _get(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = dict(json.loads(self._raw)) if self._raw else {}
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+_JSON_COLUMNS = ("attributes", "user_attributes", "demographic", "location", "metrics")
+
+
 def _endpoints_for(
     conn: Connection, app_id: str, user_ids: Sequence[str], lone: Sequence[str]
 ) -> dict[str, list[Endpoint]]:
-    """Endpoints by participant key."""
+    """Endpoints by participant key (JSON columns read as text and decoded when used)."""
     out: dict[str, list[Endpoint]] = defaultdict(list)
     conds: list[ColumnElement[bool]] = []
     if user_ids:
@@ -69,13 +96,47 @@ def _endpoints_for(
         conds.append(and_(endpoints.c.id.in_(list(lone)), endpoints.c.user_id.is_(None)))
     if not conds:
         return out
+    cols = [
+        cast(endpoints.c[c], Text).label(c) if c in _JSON_COLUMNS else endpoints.c[c]
+        for c in (
+            "app_id",
+            "id",
+            "channel_type",
+            "address",
+            "user_id",
+            *_JSON_COLUMNS,
+            "opt_out",
+            "endpoint_status",
+            "effective_date",
+            "creation_date",
+            "cohort_id",
+            "request_id",
+        )
+    ]
     rows = conn.execute(
-        select(endpoints)
+        select(*cols)
         .where(and_(endpoints.c.app_id == app_id, or_(*conds)))
         .order_by(endpoints.c.id)
     )
     for r in rows:
-        ep = from_row(r)
+        ep = Endpoint(
+            app_id=r.app_id,
+            id=r.id,
+            channel_type=r.channel_type,
+            address=r.address,
+            user_id=r.user_id,
+            attributes=LazyJson(r.attributes),
+            user_attributes=LazyJson(r.user_attributes),
+            demographic=LazyJson(r.demographic),
+            location=LazyJson(r.location),
+            metrics=LazyJson(r.metrics),
+            opt_out=r.opt_out,
+            endpoint_status=r.endpoint_status,
+            effective_date=r.effective_date,
+            creation_date=r.creation_date,
+            cohort_id=r.cohort_id,
+            request_id=r.request_id,
+        )
         out[ep.participant].append(ep)
     return out
 

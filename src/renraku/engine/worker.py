@@ -221,13 +221,13 @@ class Worker:
             if stuck:  # a step that neither moved nor waited: look again later, never spin
                 o.after = replace(o.after, wake_at=iso(now + timedelta(minutes=1)))
         participant_store.save(conn, [(o.app_id, o.after) for o in outcomes if o.after != o.before])
-        send_store.record(
+        recorded = send_store.record(
             conn, ledger.ledger_rows(outgoing, now_s, time.time() + self.cfg.send_lease_seconds)
         )
         journey_events.append_many(conn, evs)
         if touched:
             endpoint_store.upsert_many(conn, list(touched.values()))
-        return outgoing
+        return [o for o in outgoing if o.key in recorded]
 
     def _note_lateness(self, claimed: list[tuple[str, Participant]], now: datetime) -> None:
         wall = time.time()

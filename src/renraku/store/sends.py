@@ -70,10 +70,16 @@ def _insert(conn: Connection) -> Any:
     return postgresql.insert(sends) if conn.dialect.name == "postgresql" else sqlite.insert(sends)
 
 
-def record(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Record sends as ``pending`` before any provider sees them; a key seen before is kept."""
-    if rows:
-        conn.execute(_insert(conn).on_conflict_do_nothing(index_elements=["key"]), list(rows))
+def record(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Record sends as ``pending`` before any provider sees them; returns the keys recorded now
+    (a key recorded before is left alone and not returned: it must not be handed over again)."""
+    if not rows:
+        return set()
+    stmt = _insert(conn).on_conflict_do_nothing(index_elements=["key"]).returning(sends.c.key)
+    done: set[str] = set()
+    for lo in range(0, len(rows), 5000):
+        done.update(conn.execute(stmt, list(rows[lo : lo + 5000])).scalars().all())
+    return done
 
 
 _SETTLED = (
