@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from voice_helpers import (
 
 from renraku.app import App
 from renraku.channels.voice_simulator import SimulatedVoice, parse_script
-from renraku.errors import InvalidInput
+from renraku.errors import InvalidInput, StoreError
 from renraku.services import call_placement as placement
 from renraku.services import calls as call_service
 from renraku.services.call_functions import LocalInvoker
@@ -347,3 +348,29 @@ def test_a_script_with_mistakes_is_rejected_naming_each_one() -> None:
         "script.numbers.+819022222222.ring_seconds",
         "script.numbers.0901111",
     ]
+
+
+def test_concurrent_workers_never_exceed_calls_per_second_together(db_url: str) -> None:
+    app, _ = make_app(db_url, capacity={"calls_per_second": 3, "max_concurrent_calls": 100})
+    app_id, _ = seed_user(app)
+    eps = [seed_user(app, f"C{i}", f"+81904444444{i}")[1] for i in range(8)]
+    dialer = _LiveDialer()
+    barrier = threading.Barrier(len(eps))
+    outcomes: list[str] = []
+
+    def worker(i: int) -> None:
+        request = placement.request_for(app, delivery(app_id, eps[i], key=f"c{i}"), dialer)
+        barrier.wait()
+        try:
+            outcomes.append(placement.place(app, request, dialer).outcome)
+        except StoreError:  # SQLite's busy timeout under contention: a transient failure
+            outcomes.append("failed")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(eps))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("sent") == 3
+    assert len(call_service.list_calls(app, app_id)) == 3
+    app.close()
