@@ -161,3 +161,41 @@ def test_session_cookies_are_secure_over_https_or_when_always_asked(sqlite_url: 
         assert not never.secure(_request("https"))
     finally:
         app.close()
+
+
+def test_without_applications_every_page_says_how_to_create_one(sqlite_url: str) -> None:
+    app = journey_app(sqlite_url)
+    try:
+        with dashboard(app) as client:
+            for path in ("/ui/journeys", "/ui/segments", "/ui/imports", "/ui/people", "/ui/calls"):
+                page = client.get(path)
+                assert page.status_code == 200, path
+                assert "renraku apps create NAME" in page.text
+    finally:
+        app.close()
+
+
+def test_the_chosen_application_is_the_one_every_page_shows(sqlite_url: str) -> None:
+    app = journey_app(sqlite_url)
+    try:
+        first, _ = seed_customers(app, 1)
+        journeys.create(app, first, {**voice_seed_journey(), "Name": "最初のジャーニー"})
+        with app.store.begin() as conn:
+            from renraku.store import apps as app_store
+
+            second = app_store.create_app(conn, "二つ目", now=app.now_iso())["Id"]
+        with dashboard(app) as client:
+            assert "最初のジャーニー" in client.get("/ui/journeys").text
+            csrf = page_csrf(client)
+            moved = client.post(
+                "/ui/app", data={"csrf_token": csrf, "app": second, "next": "/ui/journeys"}
+            )
+            assert moved.headers["location"] == "/ui/journeys"
+            page = client.get("/ui/journeys").text
+            assert "最初のジャーニー" not in page
+            assert "二つ目" in page
+            assert "No journeys yet." in page
+            unknown = client.post("/ui/app", data={"csrf_token": csrf, "app": "nope"})
+            assert unknown.status_code == 404
+    finally:
+        app.close()
