@@ -24,8 +24,17 @@ from renraku.store.api_keys import api_keys
 
 
 @pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[tuple[App, str]]:
-    app = make_app(db_url, tmp_path, key_cache_seconds=0)
+def url_for(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """Both dialects for tests that ask for ``db_url`` (they exercise the store); SQLite for the
+    dialect-free checks."""
+    if "db_url" in request.fixturenames:
+        return str(request.getfixturevalue("db_url"))
+    return sqlite_url
+
+
+@pytest.fixture
+def server(url_for: str, tmp_path: Path) -> Iterator[tuple[App, str]]:
+    app = make_app(url_for, tmp_path, key_cache_seconds=0)
     try:
         with live_server(app) as url:
             yield app, url
@@ -71,6 +80,7 @@ def _signed(
 
 
 def test_an_application_key_cannot_read_or_change_another_applications_data(
+    db_url: str,
     server: tuple[App, str],
 ) -> None:
     app, url = server
@@ -245,9 +255,9 @@ def test_secrets_are_stored_encrypted_and_hashed_never_in_plain_text(
 
 
 def test_throttled_keys_get_429_too_many_requests_which_boto3_retries(
-    db_url: str, tmp_path: Path
+    sqlite_url: str, tmp_path: Path
 ) -> None:
-    app = make_app(db_url, tmp_path, throttle_rate=0.5, throttle_burst=2)
+    app = make_app(sqlite_url, tmp_path, throttle_rate=0.5, throttle_burst=2)
     try:
         with live_server(app) as url:
             key = admin_key(app)

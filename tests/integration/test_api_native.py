@@ -53,8 +53,17 @@ class Api:
 
 
 @pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[tuple[App, str]]:
-    app = make_app(db_url, tmp_path)
+def url_for(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """Both dialects for tests that ask for ``db_url`` (they exercise the store); SQLite for the
+    dialect-free checks."""
+    if "db_url" in request.fixturenames:
+        return str(request.getfixturevalue("db_url"))
+    return sqlite_url
+
+
+@pytest.fixture
+def server(url_for: str, tmp_path: Path) -> Iterator[tuple[App, str]]:
+    app = make_app(url_for, tmp_path)
     try:
         with live_server(app) as url:
             yield app, url
@@ -113,7 +122,7 @@ def test_metrics_report_journeys_by_state(admin: Api, server: tuple[App, str]) -
     assert 'renraku_journeys{status="DRAFT"} 1.0' in text
 
 
-def test_endpoints_and_users_round_trip_in_pinpoint_json(admin: Api) -> None:
+def test_endpoints_and_users_round_trip_in_pinpoint_json(db_url: str, admin: Api) -> None:
     app_id = _app(admin)
     put = admin(
         "PUT",
@@ -151,7 +160,7 @@ def test_endpoints_and_users_round_trip_in_pinpoint_json(admin: Api) -> None:
 
 
 def test_bad_input_gets_problem_details_naming_each_field_and_writes_nothing(
-    server: tuple[App, str], admin: Api
+    db_url: str, server: tuple[App, str], admin: Api
 ) -> None:
     app, _ = server
     app_id = _app(admin)
@@ -196,7 +205,7 @@ def test_bad_input_gets_problem_details_naming_each_field_and_writes_nothing(
 
 
 def test_an_application_key_reaches_only_its_application_on_the_native_api(
-    server: tuple[App, str], admin: Api
+    db_url: str, server: tuple[App, str], admin: Api
 ) -> None:
     app, url = server
     a = _app(admin, "A")

@@ -19,8 +19,17 @@ from renraku.store import endpoints as endpoint_store
 
 
 @pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[tuple[App, str]]:
-    app = make_app(db_url, tmp_path)
+def url_for(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """Both dialects for tests that ask for ``db_url`` (they exercise the store); SQLite for the
+    dialect-free checks."""
+    if "db_url" in request.fixturenames:
+        return str(request.getfixturevalue("db_url"))
+    return sqlite_url
+
+
+@pytest.fixture
+def server(url_for: str, tmp_path: Path) -> Iterator[tuple[App, str]]:
+    app = make_app(url_for, tmp_path)
     try:
         with live_server(app) as url:
             yield app, url
@@ -93,7 +102,7 @@ def test_get_apps_pages_with_page_size_and_token_and_rejects_a_forged_token(clie
 
 
 def test_the_seeds_status_update_flows_through_get_user_endpoints_and_update_endpoint(
-    client: Any, checker: ShapeChecker
+    db_url: str, client: Any, checker: ShapeChecker
 ) -> None:
     app_id = client.create_app(CreateApplicationRequest={"Name": "seed"})["ApplicationResponse"][
         "Id"
@@ -138,7 +147,7 @@ def test_the_seeds_status_update_flows_through_get_user_endpoints_and_update_end
 
 
 def test_path_segments_are_percent_decoded_for_ids_with_spaces_and_slashes(
-    server: tuple[App, str], client: Any
+    db_url: str, server: tuple[App, str], client: Any
 ) -> None:
     app, _ = server
     app_id = client.create_app(CreateApplicationRequest={"Name": "p"})["ApplicationResponse"]["Id"]
@@ -159,7 +168,7 @@ def test_path_segments_are_percent_decoded_for_ids_with_spaces_and_slashes(
 
 
 def test_update_endpoints_batch_writes_all_or_nothing_and_names_the_bad_item(
-    server: tuple[App, str], client: Any
+    db_url: str, server: tuple[App, str], client: Any
 ) -> None:
     app, _ = server
     app_id = client.create_app(CreateApplicationRequest={"Name": "b"})["ApplicationResponse"]["Id"]
@@ -230,8 +239,10 @@ def test_unknown_applications_and_endpoints_are_not_found(client: Any) -> None:
     assert _error(exc)[:2] == (404, "NotFoundException")
 
 
-def test_oversize_bodies_are_refused_with_payload_too_large(db_url: str, tmp_path: Path) -> None:
-    app = make_app(db_url, tmp_path, max_body_bytes=2048)
+def test_oversize_bodies_are_refused_with_payload_too_large(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    app = make_app(sqlite_url, tmp_path, max_body_bytes=2048)
     try:
         with live_server(app) as url:
             client = pinpoint_client(url, admin_key(app))

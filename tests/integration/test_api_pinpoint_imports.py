@@ -41,8 +41,17 @@ def files(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(db_url: str, tmp_path: Path, files: Path) -> Iterator[tuple[App, str]]:
-    app = make_app(db_url, tmp_path, import_file_roots=[str(files)])
+def url_for(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """Both dialects for tests that ask for ``db_url`` (they exercise the store); SQLite for the
+    dialect-free checks."""
+    if "db_url" in request.fixturenames:
+        return str(request.getfixturevalue("db_url"))
+    return sqlite_url
+
+
+@pytest.fixture
+def server(url_for: str, tmp_path: Path, files: Path) -> Iterator[tuple[App, str]]:
+    app = make_app(url_for, tmp_path, import_file_roots=[str(files)])
     try:
         with live_server(app) as url:
             yield app, url
@@ -68,7 +77,7 @@ def _new_app(client: Any, name: str = "seed") -> str:
 
 
 def test_the_seed_csv_imports_through_create_import_job_from_an_allowed_file_url(
-    client: Any, files: Path, checker: ShapeChecker
+    db_url: str, client: Any, files: Path, checker: ShapeChecker
 ) -> None:
     app_id = _new_app(client)
     job = client.create_import_job(
@@ -162,7 +171,7 @@ def test_the_seed_csv_imports_from_s3_through_boto3(
 
 
 def test_the_seeds_dynamic_segment_follows_the_status_update(
-    server: tuple[App, str], client: Any, files: Path, checker: ShapeChecker
+    db_url: str, server: tuple[App, str], client: Any, files: Path, checker: ShapeChecker
 ) -> None:
     app, _ = server
     app_id = _new_app(client)
