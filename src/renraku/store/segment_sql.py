@@ -69,6 +69,22 @@ def _num(value: float) -> ColumnElement[float]:
     return literal(float(value), Float)
 
 
+def _listed(
+    endpoint_id: Any, app_id: str, kind: str, name: str, values: tuple[str, ...], *, pg: bool
+) -> Predicate:
+    """Whether the endpoint has one of ``values`` for attribute ``name``, from the attribute
+    index. SQLite: ``IN`` (the list is built once, then probed). PostgreSQL: ``EXISTS`` (planned
+    as a semi- or anti-join, hashed when large)."""
+    from renraku.store.segments import endpoint_attribute_index as idx
+
+    y = idx.alias()
+    where = (y.c.app_id == app_id, y.c.kind == kind, y.c.name == name, y.c.value.in_(values))
+    if pg:
+        return exists(select(1).where(y.c.endpoint_id == endpoint_id, *where))
+    listed: Predicate = endpoint_id.in_(select(y.c.endpoint_id).where(*where))
+    return listed
+
+
 class Compiler:
     """Compiles definitions for one dialect (``sqlite`` or ``postgresql``) at one instant."""
 
@@ -99,31 +115,13 @@ class Compiler:
     # -- dimensions -------------------------------------------------------------------------
 
     def attribute(self, column: Any, name: str, dim: AttributeDimension) -> Predicate:
-        from renraku.store.segments import endpoint_attribute_index as idx
 
         kind = dim.attribute_type
-        if kind == "INCLUSIVE":
-            # Driven by the attribute index: the planner can start from the matching values.
-            return endpoints.c.id.in_(
-                select(idx.c.endpoint_id).where(
-                    idx.c.app_id == self.app_id,
-                    idx.c.kind == _KIND[column.name],
-                    idx.c.name == name,
-                    idx.c.value.in_(dim.values),
-                )
+        if kind in ("INCLUSIVE", "EXCLUSIVE"):
+            listed = _listed(
+                endpoints.c.id, self.app_id, _KIND[column.name], name, dim.values, pg=self.pg
             )
-        if kind == "EXCLUSIVE":
-            return not_(
-                exists(
-                    select(1).where(
-                        idx.c.app_id == endpoints.c.app_id,
-                        idx.c.endpoint_id == endpoints.c.id,
-                        idx.c.kind == _KIND[column.name],
-                        idx.c.name == name,
-                        idx.c.value.in_(dim.values),
-                    )
-                )
-            )
+            return listed if kind == "INCLUSIVE" else not_(listed)
         vals = self._values(column, name)
         value = vals.c.value
         if kind == "CONTAINS":
@@ -258,7 +256,7 @@ def _participant(table: Any) -> ColumnElement[Any]:
     )
 
 
-def index_relation(defn: SegmentDefinition, app_id: str) -> Select[Any] | None:
+def index_relation(defn: SegmentDefinition, app_id: str, *, pg: bool = False) -> Select[Any] | None:
     """The segment read from ``endpoint_attribute_index`` alone, when ``defn`` is one block of
     Channel and INCLUSIVE/EXCLUSIVE (user) attribute conditions with at least one INCLUSIVE;
     None otherwise. Columns: id, user_id, channel_type, participant (as ``endpoint_relation``)."""
@@ -285,22 +283,13 @@ def index_relation(defn: SegmentDefinition, app_id: str) -> Select[Any] | None:
     ]
     channel = dims.demographic.get("Channel")
     if channel is not None:
-        listed = x.c.channel_type.in_(channel.values)
-        where.append(listed if channel.dimension_type == "INCLUSIVE" else not_(listed))
+        on_channel: Predicate = x.c.channel_type.in_(channel.values)
+        where.append(on_channel if channel.dimension_type == "INCLUSIVE" else not_(on_channel))
     for kind, name, dim in conditions:
         if (kind, name) == driver[:2]:
             continue
-        y = idx.alias()
-        found = exists(
-            select(1).where(
-                y.c.app_id == x.c.app_id,
-                y.c.endpoint_id == x.c.endpoint_id,
-                y.c.kind == kind,
-                y.c.name == name,
-                y.c.value.in_(dim.values),
-            )
-        )
-        where.append(found if dim.attribute_type == "INCLUSIVE" else not_(found))
+        listed = _listed(x.c.endpoint_id, app_id, kind, name, dim.values, pg=pg)
+        where.append(listed if dim.attribute_type == "INCLUSIVE" else not_(listed))
     user_id = case(
         (func.substr(x.c.participant, 1, 2) == "u:", func.substr(x.c.participant, 3)),
         else_=literal(None, String),
@@ -344,7 +333,8 @@ def _relation(
     if defn is None:
         where = and_(endpoints.c.app_id == app_id, found.predicate(segment_key, now=now))
         return _endpoint_columns(where), False
-    fast = index_relation(defn, app_id)
+    pg = conn.dialect.name == "postgresql"
+    fast = index_relation(defn, app_id, pg=pg)
     if fast is not None:
         return fast, True
     compiler = found.compiler(now=now)
@@ -353,7 +343,8 @@ def _relation(
         for group in defn.groups:
             alone = None
             if not group.sources and len(group.dimensions) == 1:
-                alone = index_relation(SegmentDefinition(dimensions=group.dimensions[0]), app_id)
+                block = SegmentDefinition(dimensions=group.dimensions[0])
+                alone = index_relation(block, app_id, pg=pg)
             parts.append(
                 alone
                 if alone is not None

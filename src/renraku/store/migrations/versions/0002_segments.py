@@ -25,112 +25,127 @@ Json = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 _PARTICIPANT = "CASE WHEN {r}.user_id IS NOT NULL THEN 'u:' || {r}.user_id ELSE 'e:' || {r}.id END"
-
-_SQLITE_ROWS = (
-    "SELECT {r}.app_id, '{kind}', a.key, v.value, {r}.channel_type, "
-    + _PARTICIPANT
-    + ", {r}.id FROM json_each({r}.{column}) AS a, json_each(a.value) AS v "
-    "WHERE a.type = 'array' AND v.type = 'text'"
-)
-
-_PG_ROWS = (
-    "SELECT DISTINCT {r}.app_id, k.kind, a.key, v.value #>> '{{}}', {r}.channel_type, "
-    + _PARTICIPANT
-    + ", {r}.id FROM {source} AS {r} "
-    "CROSS JOIN LATERAL (VALUES ('A', {r}.attributes), ('U', {r}.user_attributes)) AS k(kind, doc) "
-    "CROSS JOIN LATERAL jsonb_each(k.doc) AS a "
-    "CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(a.value) = 'array' "
-    "THEN a.value ELSE '[]'::jsonb END) AS v(value) "
-    "WHERE jsonb_typeof(v.value) = 'string'"
-)
-
 _INDEX_COLUMNS = "app_id, kind, name, value, channel_type, participant, endpoint_id"
+_CHANGED = (
+    "{o}.attributes IS {ne} {n}.attributes OR {o}.user_attributes IS {ne} {n}.user_attributes "
+    "OR {o}.channel_type IS {ne} {n}.channel_type OR {o}.user_id IS {ne} {n}.user_id"
+)
+_TABLE = (
+    "CREATE TABLE endpoint_attribute_index (app_id VARCHAR(64) NOT NULL, "
+    "kind VARCHAR(1) NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, "
+    "channel_type VARCHAR(32) NOT NULL, participant TEXT NOT NULL, "
+    "endpoint_id VARCHAR(128) NOT NULL, "
+    f"PRIMARY KEY ({_INDEX_COLUMNS}))"
+)
+
+
+def _sqlite_rows(r: str, kind: str, column: str, source: str = "") -> str:
+    """The index rows of endpoint ``r`` (NEW, OLD, or a table alias given in ``source``)."""
+    return (
+        f"SELECT {r}.app_id, '{kind}', a.key, v.value, {r}.channel_type, "
+        + _PARTICIPANT.format(r=r)
+        + f", {r}.id FROM {source}json_each({r}.{column}) AS a, json_each(a.value) AS v "
+        "WHERE a.type = 'array' AND v.type = 'text'"
+    )
 
 
 def _sqlite_index() -> None:
-    op.execute(
-        "CREATE TABLE endpoint_attribute_index (app_id VARCHAR(64) NOT NULL, "
-        "kind VARCHAR(1) NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, "
-        "channel_type VARCHAR(32) NOT NULL, participant TEXT NOT NULL, "
-        "endpoint_id VARCHAR(128) NOT NULL, "
-        f"PRIMARY KEY ({_INDEX_COLUMNS})) WITHOUT ROWID"
-    )
+    op.execute(_TABLE + " WITHOUT ROWID")
+    kinds = (("A", "attributes"), ("U", "user_attributes"))
     insert_new = " ".join(
         f"INSERT OR IGNORE INTO endpoint_attribute_index ({_INDEX_COLUMNS}) "
-        + _SQLITE_ROWS.format(r="NEW", kind=kind, column=column)
+        + _sqlite_rows("NEW", kind, column)
         + ";"
-        for kind, column in (("A", "attributes"), ("U", "user_attributes"))
+        for kind, column in kinds
     )
-    delete_old = (
-        "DELETE FROM endpoint_attribute_index WHERE app_id = OLD.app_id AND endpoint_id = OLD.id;"
+    # Deleting the old rows by their full key needs no second index on the table.
+    delete_old = " ".join(
+        f"DELETE FROM endpoint_attribute_index WHERE ({_INDEX_COLUMNS}) IN ("
+        + _sqlite_rows("OLD", kind, column)
+        + ");"
+        for kind, column in kinds
     )
     op.execute(
         "CREATE TRIGGER endpoint_attribute_index_insert AFTER INSERT ON endpoints "
         f"BEGIN {insert_new} END"
     )
+    # Re-importing an unchanged endpoint leaves its index rows alone.
     op.execute(
         "CREATE TRIGGER endpoint_attribute_index_update AFTER UPDATE OF "
-        "attributes, user_attributes, channel_type, user_id ON endpoints "
-        f"BEGIN {delete_old} {insert_new} END"
+        "attributes, user_attributes, channel_type, user_id ON endpoints WHEN "
+        + _CHANGED.format(o="OLD", n="NEW", ne="NOT")
+        + f" BEGIN {delete_old} {insert_new} END"
     )
     op.execute(
         "CREATE TRIGGER endpoint_attribute_index_delete AFTER DELETE ON endpoints "
         f"BEGIN {delete_old} END"
     )
-    for kind, column in (("A", "attributes"), ("U", "user_attributes")):
+    for kind, column in kinds:
         op.execute(
             f"INSERT OR IGNORE INTO endpoint_attribute_index ({_INDEX_COLUMNS}) "
-            + _SQLITE_ROWS.format(r="e", kind=kind, column=column).replace(
-                "FROM json_each", "FROM endpoints AS e, json_each"
-            )
+            + _sqlite_rows("e", kind, column, source="endpoints AS e, ")
         )
 
 
+def _pg_rows(source: str) -> str:
+    """The index rows of the endpoints in ``source`` (a table or a subquery)."""
+    return (
+        "SELECT DISTINCT r.app_id AS app_id, k.kind AS kind, a.key AS name, "
+        "v.value #>> '{}' AS value, r.channel_type AS channel_type, "
+        + _PARTICIPANT.format(r="r")
+        + " AS participant, r.id AS endpoint_id "
+        f"FROM {source} AS r "
+        "CROSS JOIN LATERAL (VALUES ('A', r.attributes), ('U', r.user_attributes)) AS k(kind, doc) "
+        "CROSS JOIN LATERAL jsonb_each(k.doc) AS a "
+        "CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(a.value) = 'array' "
+        "THEN a.value ELSE '[]'::jsonb END) AS v(value) "
+        "WHERE jsonb_typeof(v.value) = 'string'"
+    )
+
+
+def _pg_insert(source: str) -> str:
+    return (
+        f"INSERT INTO endpoint_attribute_index ({_INDEX_COLUMNS}) "
+        + _pg_rows(source)
+        + " ON CONFLICT DO NOTHING;"
+    )
+
+
+def _pg_delete(source: str) -> str:
+    keys = " AND ".join(f"x.{c} = d.{c}" for c in _INDEX_COLUMNS.split(", "))
+    return f"DELETE FROM endpoint_attribute_index x USING ({_pg_rows(source)}) AS d WHERE {keys};"
+
+
 def _pg_index() -> None:
-    op.execute(
-        "CREATE TABLE endpoint_attribute_index (app_id VARCHAR(64) NOT NULL, "
-        "kind VARCHAR(1) NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, "
-        "channel_type VARCHAR(32) NOT NULL, participant TEXT NOT NULL, "
-        "endpoint_id VARCHAR(128) NOT NULL, "
-        f"PRIMARY KEY ({_INDEX_COLUMNS}))"
-    )
+    op.execute(_TABLE)
+    changed = _CHANGED.format(o="o", n="n", ne="DISTINCT FROM")
+    pair = "old_rows o JOIN new_rows n ON o.app_id = n.app_id AND o.id = n.id"
+    bodies = {
+        "insert": _pg_insert("new_rows"),
+        "update": _pg_delete(f"(SELECT o.* FROM {pair} WHERE {changed})")
+        + " "
+        + _pg_insert(f"(SELECT n.* FROM {pair} WHERE {changed})"),
+        "delete": _pg_delete("old_rows"),
+    }
+    tables = {
+        "insert": "NEW TABLE AS new_rows",
+        "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        "delete": "OLD TABLE AS old_rows",
+    }
     # Statement triggers with transition tables: one set-based write per statement, so bulk
-    # imports (COPY then INSERT ... SELECT) pay no per-row trigger cost.
-    op.execute(
-        "CREATE FUNCTION endpoint_attribute_index_sync() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        "BEGIN "
-        "IF TG_OP IN ('UPDATE', 'DELETE') THEN "
-        "DELETE FROM endpoint_attribute_index x USING old_rows o "
-        "WHERE x.app_id = o.app_id AND x.endpoint_id = o.id; "
-        "END IF; "
-        "IF TG_OP IN ('INSERT', 'UPDATE') THEN "
-        f"INSERT INTO endpoint_attribute_index ({_INDEX_COLUMNS}) "
-        + _PG_ROWS.format(r="n", source="new_rows")
-        + " ON CONFLICT DO NOTHING; "
-        "END IF; "
-        "RETURN NULL; "
-        "END $$"
-    )
-    op.execute(
-        "CREATE TRIGGER endpoint_attribute_index_insert AFTER INSERT ON endpoints "
-        "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
-        "EXECUTE FUNCTION endpoint_attribute_index_sync()"
-    )
-    op.execute(
-        "CREATE TRIGGER endpoint_attribute_index_update AFTER UPDATE ON endpoints "
-        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT "
-        "EXECUTE FUNCTION endpoint_attribute_index_sync()"
-    )
-    op.execute(
-        "CREATE TRIGGER endpoint_attribute_index_delete AFTER DELETE ON endpoints "
-        "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT "
-        "EXECUTE FUNCTION endpoint_attribute_index_sync()"
-    )
-    op.execute(
-        f"INSERT INTO endpoint_attribute_index ({_INDEX_COLUMNS}) "
-        + _PG_ROWS.format(r="e", source="endpoints")
-        + " ON CONFLICT DO NOTHING"
-    )
+    # imports (COPY then INSERT ... SELECT ... ON CONFLICT) pay no per-row trigger cost, and
+    # re-imported endpoints whose attributes did not change are left alone.
+    for event, body in bodies.items():
+        op.execute(
+            f"CREATE FUNCTION endpoint_attribute_index_{event}() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $$ BEGIN {body} RETURN NULL; END $$"
+        )
+        op.execute(
+            f"CREATE TRIGGER endpoint_attribute_index_{event} AFTER {event.upper()} ON endpoints "
+            f"REFERENCING {tables[event]} FOR EACH STATEMENT "
+            f"EXECUTE FUNCTION endpoint_attribute_index_{event}()"
+        )
+    op.execute(_pg_insert("endpoints").rstrip(";"))
 
 
 def upgrade() -> None:
@@ -155,19 +170,12 @@ def upgrade() -> None:
         "SELECT app_id, id, version, name, segment_type, definition, "
         "COALESCE(last_modified_date, creation_date) FROM segments"
     )
-    op.create_index("ix_segment_members_endpoint", "segment_members", ["app_id", "endpoint_id"])
     # GPS ranges compile to a latitude band first (no trigonometry), which this index answers.
     op.create_index("ix_endpoints_latitude", "endpoints", ["app_id", "latitude"])
     if op.get_bind().dialect.name == "postgresql":
         _pg_index()
     else:
         _sqlite_index()
-    # Finding an endpoint's rows (trigger maintenance, further conditions on one endpoint).
-    op.create_index(
-        "ix_endpoint_attribute_index_endpoint",
-        "endpoint_attribute_index",
-        ["app_id", "endpoint_id", "kind", "name", "value"],
-    )
 
 
 def downgrade() -> None:
@@ -178,7 +186,7 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER endpoint_attribute_index_{trigger}")
     op.drop_table("endpoint_attribute_index")
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION endpoint_attribute_index_sync()")
+        for trigger in ("insert", "update", "delete"):
+            op.execute(f"DROP FUNCTION endpoint_attribute_index_{trigger}()")
     op.drop_index("ix_endpoints_latitude", table_name="endpoints")
-    op.drop_index("ix_segment_members_endpoint", table_name="segment_members")
     op.drop_table("segment_versions")
