@@ -105,11 +105,25 @@ def demo_command(
 
     emit(result.to_json(), json_out, render)
     if serve:
-        from renraku.cli.serve import serve_command
+        _serve(ctx, result.database)
 
-        err_console.print("Serving the demo database; stop with Ctrl+C.", highlight=False)
-        cli_state.db = result.database
-        cli_state.close()
-        cli_state._app = None
-        cli_state._settings = None
-        serve_command(ctx, host="127.0.0.1", port=8080, workers=1, log_level="warning")
+
+def _serve(ctx: typer.Context, database: str) -> None:
+    """``renraku serve`` on the demo's database, with a dashboard login made for the newcomer."""
+    import secrets
+
+    from renraku.cli.serve import serve_command
+    from renraku.web import sessions
+
+    cli_state = state(ctx)
+    cli_state.close()
+    cli_state.db, cli_state._app, cli_state._settings = database, None, None
+    password = secrets.token_urlsafe(9)
+    sessions.create_user(cli_state.app, "demo", password)
+    err_console.print(
+        f"Dashboard: http://127.0.0.1:8080/ui/  (user demo, password {password}); "
+        "stop with Ctrl+C.",
+        highlight=False,
+        markup=False,
+    )
+    serve_command(ctx, host="127.0.0.1", port=8080, workers=1, log_level="warning")
