@@ -199,3 +199,18 @@ def test_the_chosen_application_is_the_one_every_page_shows(sqlite_url: str) -> 
             assert unknown.status_code == 404
     finally:
         app.close()
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(sqlite_url: str) -> None:
+    app = journey_app(sqlite_url)
+    try:
+        sessions.create_user(app, "admin", PASSWORD)
+        with live_server(app) as base, httpx.Client(base_url=base) as client:
+            for _ in range(10):
+                assert log_in(client, "admin", "guess").status_code == 401
+            locked = log_in(client, "ADMIN", PASSWORD)  # the right password, too late
+            assert locked.status_code == 429
+            assert "Too many failed logins" in locked.text
+            assert "renraku_session" not in locked.headers.get("set-cookie", "")
+    finally:
+        app.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from renraku.web.pages_auth import _safe_next as safe_next
 from renraku.web.security import (
+    LoginThrottle,
     csrf_matches,
     hash_password,
     new_token,
@@ -68,3 +69,21 @@ def test_after_login_only_a_dashboard_path_may_follow() -> None:
     assert safe_next("/ui/people?q=x") == "/ui/people?q=x"
     for target in ("//evil.example/ui/", "https://evil.example/", "/ui", "/api/v1", "/ui\\x", ""):
         assert safe_next(target) == "/ui/journeys", target
+
+
+def test_a_name_is_refused_after_too_many_failures_until_they_leave_the_window() -> None:
+    throttle = LoginThrottle(limit=3, window_seconds=60)
+    for t in (0.0, 10.0, 20.0):
+        assert throttle.wait_seconds("admin", t) == 0
+        throttle.failed("admin", t)
+    assert throttle.wait_seconds("admin", 30.0) == 30.0  # the first failure leaves at 60
+    assert throttle.wait_seconds("other", 30.0) == 0
+    assert throttle.wait_seconds("admin", 60.0) == 0
+
+
+def test_a_successful_login_clears_the_failures() -> None:
+    throttle = LoginThrottle(limit=2, window_seconds=60)
+    throttle.failed("admin", 0.0)
+    throttle.succeeded("admin")
+    throttle.failed("admin", 1.0)
+    assert throttle.wait_seconds("admin", 2.0) == 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from renraku.web.security import csrf_matches, new_token
+from renraku.web.security import LoginThrottle, csrf_matches, new_token
 from renraku.web.site import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
@@ -27,6 +29,8 @@ def _safe_next(target: str) -> str:
 
 
 def register(router: APIRouter, dash: Dashboard) -> None:
+    throttle = LoginThrottle()
+
     @router.get("/login")
     async def login_page(request: Request) -> Response:
         token = new_token()
@@ -55,8 +59,20 @@ def register(router: APIRouter, dash: Dashboard) -> None:
                 error="The form expired; please try again.",
             )
         name, password = text_field(form, "name").strip(), text_field(form, "password")
+        key = name.lower()
+        wait = throttle.wait_seconds(key, time.monotonic())
+        if wait > 0:
+            return dash.render(
+                "login.html",
+                request,
+                status_code=429,
+                login_csrf=given,
+                next=target,
+                error=f"Too many failed logins; try again in {int(wait // 60) + 1} minutes.",
+            )
         result = await run_in_threadpool(dash.sessions.login, name, password)
         if result is None:
+            throttle.failed(key, time.monotonic())
             return dash.render(
                 "login.html",
                 request,
@@ -65,6 +81,7 @@ def register(router: APIRouter, dash: Dashboard) -> None:
                 next=target,
                 error="Wrong name or password.",
             )
+        throttle.succeeded(key)
         token, _ = result
         response = redirect(target)
         dash.set_cookie(response, request, SESSION_COOKIE, token)

@@ -82,3 +82,37 @@ def csrf_matches(expected: str | None, given: str | None) -> bool:
     if not expected or not given:
         return False
     return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+class LoginThrottle:
+    """Failed logins per key (the login name) in a sliding window; past ``limit`` failures the
+    key is refused until the oldest failure leaves the window. Kept per server process."""
+
+    def __init__(self, limit: int = 10, window_seconds: float = 900.0) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        kept = [t for t in self._failures.get(key, []) if now - t < self.window]
+        if kept:
+            self._failures[key] = kept
+        else:
+            self._failures.pop(key, None)
+        return kept
+
+    def wait_seconds(self, key: str, now: float) -> float:
+        """0 when ``key`` may try now, else how long until it may."""
+        recent = self._recent(key, now)
+        if len(recent) < self.limit:
+            return 0.0
+        return recent[-self.limit] + self.window - now
+
+    def failed(self, key: str, now: float) -> None:
+        self._recent(key, now)
+        self._failures.setdefault(key, []).append(now)
+        if len(self._failures) > 10_000:  # bound memory under a spray of names
+            self._failures.pop(next(iter(self._failures)))
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
