@@ -306,3 +306,21 @@ def test_update_contact_data_sets_the_language_prompts_are_spoken_in() -> None:
     step = advance(flow, new_call("f", contact_id="c", customer_address="+1"), Answered())
     assert isinstance(step.commands[0], Say)
     assert step.commands[0].language == "en-GB"
+
+
+def test_mark_reached_can_name_the_attribute_and_the_values() -> None:
+    flow = _flow(
+        [
+            {
+                "Identifier": "a",
+                "Type": "MarkReached",
+                "Parameters": {"Attribute": "Status", "Status": "DONE", "Others": "SKIP"},
+                "Transitions": {"NextAction": "b"},
+            },
+            {"Identifier": "b", "Type": "DisconnectParticipant", "Parameters": {}},
+        ]
+    )
+    step = advance(flow, new_call("f", contact_id="c", customer_address="+1"), Answered())
+    assert step.commands[0] == MarkReached(
+        action="a", status="DONE", attribute="Status", others="SKIP"
+    )

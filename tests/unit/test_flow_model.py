@@ -154,3 +154,19 @@ def test_outbound_status_conditions_must_name_a_connect_status() -> None:
 
 def test_a_non_object_flow_is_rejected_plainly() -> None:
     assert _problems([1, 2]) == ["flow: a flow must be a JSON object"]
+
+
+def test_actions_no_path_reaches_are_reported_as_warnings_not_refused() -> None:
+    from renraku.services.flows import validate
+
+    data = seed()
+    assert validate(data)["Warnings"] == []
+    data["Actions"].append(
+        {
+            "Identifier": "forgotten",
+            "Type": "MessageParticipant",
+            "Parameters": {"Text": "never said"},
+            "Transitions": {"NextAction": "disconnect"},
+        }
+    )
+    assert validate(data)["Warnings"] == ["Actions[forgotten]: no path from StartAction reaches it"]

@@ -61,7 +61,15 @@ def show(
         console.print(_table([call]))
         for entry in call["Transcript"]:
             what = entry.get("Text") or entry.get("Digits") or entry.get("Function") or ""
+            if entry["Kind"] == "Say":
+                what = f"[{entry.get('Voice')}, heard: {entry.get('Heard', 'sent')}] {what}"
+            elif entry["Kind"] == "Input" and entry.get("TimedOut"):
+                what = "(time-out)"
+            elif entry["Kind"] == "Function":
+                what += " ok" if entry.get("Ok") else f" failed: {entry.get('Error')}"
             console.print(f"  {entry.get('At', '')}  {entry['Kind']:<10} {what}", markup=False)
+        attrs = ", ".join(f"{k}: {v}" for k, v in (call["Attributes"] or {}).items())
+        console.print(f"  attributes: {attrs}", markup=False)
         console.print(f"  path: {' -> '.join(call['Path'])}", markup=False)
 
     emit(call, json_out, render)

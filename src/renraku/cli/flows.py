@@ -43,13 +43,14 @@ def _table(rows: list[dict[str, Any]]) -> Table:
 def validate(path: FileArg, json_out: JsonOpt = False) -> None:
     """Check a flow file without storing it; every problem is named (action, field, why)."""
     result = service.validate(_read(path), source=str(path))
-    emit(
-        result,
-        json_out,
-        lambda: console.print(
-            f"{path}: valid, {result['Actions']} actions ({', '.join(result['ActionTypes'])})"
-        ),
-    )
+
+    def render() -> None:
+        types = ", ".join(result["ActionTypes"])
+        console.print(f"{path}: valid, {result['Actions']} actions ({types})", markup=False)
+        for warning in result["Warnings"]:
+            console.print(f"  warning: {warning}", markup=False)
+
+    emit(result, json_out, render)
 
 
 @group.command("create")

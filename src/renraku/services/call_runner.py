@@ -47,7 +47,7 @@ class CallContext:
     invoker: FunctionInvoker
     flows: dict[str, Flow] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)  # transcript entries
-    on_reached: Callable[[CallContext, str, datetime], None] | None = None
+    on_reached: Callable[[CallContext, MarkReached, datetime], None] | None = None
 
     def flow(self, flow_id: str) -> Flow:
         if flow_id not in self.flows:
@@ -101,7 +101,7 @@ def drive(
                     flow = loaded
             elif isinstance(cmd, MarkReached):
                 if ctx.on_reached is not None:
-                    ctx.on_reached(ctx, cmd.status, at)
+                    ctx.on_reached(ctx, cmd, at)
                 ctx.log.append({"At": iso(at), "Action": cmd.action, "Kind": "MarkReached"})
             else:
                 phone.append(cmd)
@@ -110,9 +110,9 @@ def drive(
         step = advance(flow, state, follow)
 
 
-def apply_reached(ctx: CallContext, status: str, at: datetime) -> None:
-    """MarkReached: the call endpoint's CallStatus becomes ``status``, the user's other pending
-    endpoints CANCELED, committed at once so segment splits see it."""
+def apply_reached(ctx: CallContext, mark: MarkReached, at: datetime) -> None:
+    """MarkReached: the call endpoint's attribute (CallStatus) becomes the status (COMPLETED), the
+    user's other pending endpoints CANCELED, committed at once so segment splits see it."""
     from renraku.services import calls as call_service
 
     with ctx.app.store.begin() as conn:
@@ -122,6 +122,8 @@ def apply_reached(ctx: CallContext, status: str, at: datetime) -> None:
             user_id=ctx.user_id,
             endpoint_id=ctx.endpoint_id,
             address=ctx.address,
-            status=status,
+            status=mark.status,
             at=iso(at),
+            attribute=mark.attribute,
+            others=mark.others,
         )

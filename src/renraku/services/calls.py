@@ -100,9 +100,11 @@ def mark_reached(
     address: str,
     status: str,
     at: str,
+    attribute: str = "CallStatus",
+    others: str = "CANCELED",
 ) -> list[str]:
-    """The call endpoint's ``CallStatus`` becomes ``status``; the user's other endpoints still
-    PENDING become CANCELED. Returns the endpoint ids changed."""
+    """The call endpoint's ``attribute`` becomes ``status``; the user's other endpoints whose
+    ``attribute`` is still PENDING get ``others``. Returns the endpoint ids changed."""
     eps = endpoint_store.by_user(conn, app_id, user_id) if user_id else []
     if endpoint_id and not any(e.id == endpoint_id for e in eps):
         found = endpoint_store.find(conn, app_id, endpoint_id)
@@ -114,14 +116,14 @@ def mark_reached(
         call_ep = call_ep or (phone[0] if phone else None)
     changed = []
     for ep in eps:
-        current = [v.upper() for v in ep.attributes.get("CallStatus", [])]
+        current = [v.upper() for v in ep.attributes.get(attribute, [])]
         if ep is call_ep:
             new = status
         elif current == ["PENDING"]:
-            new = "CANCELED"
+            new = others
         else:
             continue
-        changed.append(apply_update(ep, {"Attributes": {"CallStatus": [new]}}, now=at))
+        changed.append(apply_update(ep, {"Attributes": {attribute: [new]}}, now=at))
     endpoint_store.upsert_many(conn, changed)
     for ep in changed:
         event_store.append(
@@ -131,7 +133,7 @@ def mark_reached(
             occurred_at=at,
             user_id=ep.user_id,
             endpoint_id=ep.id,
-            data={"Attributes": {"CallStatus": list(ep.attributes.get("CallStatus", []))}},
+            data={"Attributes": {attribute: list(ep.attributes.get(attribute, []))}},
         )
     return [ep.id for ep in changed]
 

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from renraku.app import App
 from renraku.domain.flows import Flow, parse_flow
-from renraku.domain.flows.model import action_types
+from renraku.domain.flows.model import action_types, unreachable
 from renraku.errors import InvalidInput, Problem
 from renraku.store import flows as flow_store
 
@@ -17,11 +17,13 @@ from renraku.store import flows as flow_store
 def validate(data: Any, *, source: str = "flow") -> dict[str, Any]:
     """Check ``data`` without storing it: a summary, or InvalidInput naming every problem."""
     flow = parse_flow(data, source=source)
+    stray = unreachable(flow)
     return {
         "Valid": True,
         "StartAction": flow.start_action,
         "Actions": len(flow.actions),
         "ActionTypes": action_types(flow),
+        "Warnings": [f"Actions[{a}]: no path from StartAction reaches it" for a in stray],
     }
 
 

@@ -202,8 +202,13 @@ class LoadFlow:
 
 @dataclass(frozen=True, slots=True)
 class MarkReached:
+    """The participant was reached: ``attribute`` of the call endpoint becomes ``status``, and of
+    the user's other endpoints still PENDING becomes ``others``."""
+
     action: str
     status: str = "COMPLETED"
+    attribute: str = "CallStatus"
+    others: str = "CANCELED"
 
 
 @dataclass(frozen=True, slots=True)

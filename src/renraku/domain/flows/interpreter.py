@@ -267,8 +267,14 @@ def _run(flow: Flow, state: CallState, start: str | None) -> Step:
             commands.append(LoadFlow(action=action.identifier, flow_ref=ref))
             return Step(replace(state, waiting="flow", action=action.identifier), tuple(commands))
         elif kind == "MarkReached":
-            status = str(p.get("Status") or "COMPLETED")
-            commands.append(MarkReached(action=action.identifier, status=status))
+            commands.append(
+                MarkReached(
+                    action=action.identifier,
+                    status=str(p.get("Status") or "COMPLETED"),
+                    attribute=str(p.get("Attribute") or "CallStatus"),
+                    others=str(p.get("Others") or "CANCELED"),
+                )
+            )
             state = replace(state, reached=True)
         elif kind in ("DisconnectParticipant", "EndFlowExecution"):
             state = _end(state, "flow disconnected" if kind == "DisconnectParticipant" else kind)

@@ -368,6 +368,19 @@ def parse_flow(data: Any, *, source: str = "flow") -> Flow:
     return Flow(start_action=start, actions=actions, version=str(version), source=dict(data))
 
 
+def unreachable(flow: Flow) -> list[str]:
+    """Actions no path from the start reaches (harmless, but usually a forgotten connection)."""
+    seen: set[str] = set()
+    todo = [flow.start_action]
+    while todo:
+        ident = todo.pop()
+        if ident in seen or ident not in flow.actions:
+            continue
+        seen.add(ident)
+        todo.extend(_targets(flow.actions[ident]))
+    return sorted(set(flow.actions) - seen)
+
+
 def action_types(flow: Flow) -> list[str]:
     """The distinct action types a flow uses, sorted."""
     return sorted({a.type for a in flow.actions.values()})
