@@ -160,7 +160,7 @@ def test_messages_per_second_paces_sends_on_the_journey_clock(db_url: str) -> No
         app.close()
 
 
-def test_an_endpoint_that_opted_out_or_vanished_is_skipped_with_the_reason(db_url: str) -> None:
+def test_an_endpoint_that_opted_out_after_entry_is_skipped_with_the_reason(db_url: str) -> None:
     app = journey_app(db_url)
     try:
         app_id, _ = seed_customers(app, 2)
@@ -175,7 +175,7 @@ def test_an_endpoint_that_opted_out_or_vanished_is_skipped_with_the_reason(db_ur
             a["JourneyActivityId"]: a["Metrics"]
             for a in journeys.metrics(app, app_id, jid)["Activities"]
         }
-        assert by_activity["sms"]["NO_ENDPOINT"] == "1"
+        assert by_activity["sms"]["OPTED_OUT"] == "1"
         assert by_activity["sms"]["SUCCESS"] == "1"
     finally:
         app.close()

@@ -111,6 +111,17 @@ def _targets(act: Activity, channel: str, facts: Facts, p: Participant) -> list[
     ]
 
 
+def _why_no_target(act: Activity, channel: str, facts: Facts) -> str:
+    """OPTED_OUT or INACTIVE when the participant has endpoints of the channel but none usable."""
+    types = set((act.spec.get("EndpointTypes") if act.kind == "CUSTOM" else None) or [channel])
+    mine = [e for e in facts.endpoints if e.channel_type in types]
+    if not mine:
+        return "NO_ENDPOINT"
+    if all(e.opted_out for e in mine):
+        return "OPTED_OUT"
+    return "INACTIVE" if all(not e.active for e in mine) else "NO_ENDPOINT"
+
+
 def _message(
     journey: Journey, act: Activity, p: Participant, facts: Facts, now: datetime
 ) -> Result:
@@ -124,7 +135,8 @@ def _message(
     targets = _targets(act, channel, facts, p)
     cmds: list[Command] = []
     if not targets:
-        cmds.append(Emit("send.skipped", act.id, {"Reason": "NO_ENDPOINT", "Channel": channel}))
+        reason = _why_no_target(act, channel, facts)
+        cmds.append(Emit("send.skipped", act.id, {"Reason": reason, "Channel": channel}))
         return _after_send(journey, act, p, now, [], cmds)
     window = journey_window(journey, channel)
     sent: list[str] = []
@@ -377,6 +389,7 @@ HANDLERS: dict[str, Handler] = {
     "WaitForEvent": _wait_for_event,
     "End": _end,
 }
+
 
 def journey_window(journey: Journey, channel: str) -> Window:
     """The sending window of a journey version for a channel (built once per Journey)."""
