@@ -141,3 +141,17 @@ def test_a_forecast_over_several_seeds_reports_the_spread_of_every_figure(tmp_pa
     assert figure["Mean"] == pytest.approx(sum(reached) / 3, abs=1e-3)
     assert data["Figures"]["Sends/VOICE"]["Mean"] == 20
     assert data["Figures"]["Cost/Total"]["Mean"] > 0
+
+
+def test_a_forecast_can_run_over_a_real_segment_of_a_database(demo: tuple[Path, str]) -> None:
+    folder, _ = demo
+    proc = renraku(
+        folder, "--db", "sqlite:///demo-out/renraku.db", "simulate", "--segment",
+        "seed-customers", "--seeds", "2", "--out", "forecast-out", "--json",
+    )  # fmt: skip
+    data = json.loads(proc.stdout)
+    assert data["Population"] == "the segment seed-customers of the database"
+    assert [r["Users"] for r in data["Runs"]] == [USERS, USERS]
+    assert data["Figures"]["Sends/VOICE"]["Mean"] == USERS
+    # The segment as it is now: customers reached or opted out in the demo are not texted again.
+    assert data["Figures"]["Sends/SMS"]["Max"] < summary(folder)["Sends"]["SMS"]

@@ -134,6 +134,7 @@ def simulate_command(
             segments=_json_file(segments, "segments"),
             users=users or sim.users,
             customers=source,
+            label=f"the segment {segment} of the database" if segment else None,
         )
         result = forecast(
             plan, list(range(first_seed, first_seed + (seeds or sim.seeds))), jobs=jobs

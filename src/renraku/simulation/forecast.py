@@ -127,6 +127,7 @@ class Plan:
     segments: dict[str, Any] | None = None
     users: int = 200
     customers: str | None = None  # a customer list instead of the synthetic population
+    label: str | None = None  # how to name that list in the results
 
 
 def run_seed(plan: Plan, seed: int) -> dict[str, Any]:
@@ -165,7 +166,7 @@ def forecast(plan: Plan, seeds: Sequence[int], *, jobs: int = 1) -> Forecast:
     base = Settings.model_validate_json(plan.settings_json)
     journey = plan.journey or scenario.kit("escalation-journey.json")
     population = (
-        f"the customer list {plan.customers}"
+        plan.label or f"the customer list {plan.customers}"
         if plan.customers
         else f"{plan.users} synthetic customers per seed (the demo's population)"
     )
