@@ -179,3 +179,16 @@ def test_a_python_module_function_runs_without_settings() -> None:
     result = invoke(_settings(), "python:renraku.functions.builtin:echo", {"hello": "世界"})
     assert result["Event"] == {"hello": "世界"}
     assert result["FunctionName"] == "python:renraku.functions.builtin:echo"
+
+
+def test_a_warm_worker_keeps_module_state_and_a_crashed_one_is_replaced() -> None:
+    warm = FunctionSettings(handler="probe.handler", code=str(FIXTURES), timeout_seconds=5)
+    settings = _settings(warm=warm)  # a name of its own: no idle workers from other tests
+    first = invoke(settings, "warm", {"action": "count"})
+    second = invoke(settings, "warm", {"action": "count"})
+    assert second["pid"] == first["pid"]
+    assert (first["invocations"], second["invocations"]) == (1, 2)
+    assert run(settings, "warm", {"action": "crash"}).error_type == "Runtime.ExitError"
+    after = invoke(settings, "warm", {"action": "count"})
+    assert after["pid"] != first["pid"]
+    assert after["invocations"] == 1

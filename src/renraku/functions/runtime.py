@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -24,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from renraku.channels.config import FunctionSettings
 from renraku.errors import NotFound
+from renraku.functions.pool import POOL
 
 if TYPE_CHECKING:
     from renraku.app import App
@@ -218,31 +217,24 @@ def _spawn(
                 "deadline_ms": int((time.time() + timeout) * 1000),
             },
         }
-        env.setdefault("TMPDIR", tmp)
         try:
             json.dumps(event)
         except (TypeError, ValueError) as exc:
             outcome.error = f"the event is not JSON: {exc}"
             outcome.error_type = "InvalidRequestContentException"
             return outcome
-        process = subprocess.Popen(
-            [sys.executable, "-m", "renraku.functions.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp,
-        )
-        timed_out = False
-        try:
-            output, _ = process.communicate(json.dumps(request).encode(), timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            process.kill()
-            output, _ = process.communicate()
+        key = (name, spec.handler, request["code"], tuple(sorted(env.items())))
+        worker = POOL.checkout(key, env, tempfile.gettempdir())
+        run = worker.invoke(request, timeout)
+        if run.timed_out or run.exit_code is not None:
+            worker.kill()
+        else:
+            POOL.checkin(key, worker)
+        timed_out = run.timed_out
+        output = run.output
         outcome.duration_ms = (time.monotonic() - started) * 1000
-        outcome.exit_code = process.returncode
-        text = output.decode("utf-8", "replace")
+        outcome.exit_code = run.exit_code
+        text = output
         if len(text) > MAX_LOG_BYTES:
             text = text[:MAX_LOG_BYTES] + "\n... (logs truncated)"
         outcome.logs = (
@@ -259,7 +251,7 @@ def _spawn(
                 body = json.load(fh)
         except (OSError, json.JSONDecodeError):
             outcome.error = (
-                f"the function's process ended without a result (exit code {process.returncode})"
+                f"the function's process ended without a result (exit code {run.exit_code})"
             )
             outcome.error_type = "Runtime.ExitError"
             return outcome

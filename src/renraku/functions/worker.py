@@ -49,11 +49,36 @@ def _load(handler: str, code: str | None) -> Any:
     return getattr(module, func)
 
 
+_LOADED: dict[tuple[str, str | None], Any] = {}
+MARKER = "\x1erenraku-invocation-end\x1e"
+
+
 def main() -> int:
-    request = json.loads(sys.stdin.read())
+    if "--serve" in sys.argv[1:]:
+        return serve()
+    handle(json.loads(sys.stdin.read()))
+    return 0
+
+
+def serve() -> int:
+    """Warm mode: one JSON request per line on stdin, until it closes."""
+    requests = sys.stdin
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 (for the process's lifetime)
+    for line in requests:
+        if line.strip():
+            handle(json.loads(line))
+            sys.stdout.write(MARKER + "\n")
+            sys.stdout.flush()
+    return 0
+
+
+def handle(request: dict[str, Any]) -> None:
     outcome: dict[str, Any]
     try:
-        handler = _load(request["handler"], request.get("code"))
+        key = (request["handler"], request.get("code"))
+        handler = _LOADED.get(key)
+        if handler is None:
+            handler = _LOADED[key] = _load(request["handler"], request.get("code"))
     except Exception as exc:
         outcome = {
             "ok": False,
@@ -82,7 +107,6 @@ def main() -> int:
     sys.stderr.flush()
     with open(request["result_path"], "w", encoding="utf-8") as out:
         json.dump(outcome, out, ensure_ascii=False)
-    return 0
 
 
 def _failure(exc: BaseException) -> dict[str, Any]:
