@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 PREFIX = "/ui"
 SESSION_COOKIE = "renraku_session"
 LOGIN_CSRF_COOKIE = "renraku_login_csrf"
+FLASH_COOKIE = "renraku_flash"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 # No inline scripts and nothing from elsewhere; inline SVG presentation attributes are styles.
@@ -105,10 +106,13 @@ class Dashboard:
             ctx=ctx,
             csrf=ctx.session.csrf if ctx else values.pop("login_csrf", ""),
             refresh_ms=int(self.settings.refresh_seconds * 1000),
-            msg=request.query_params.get("msg", "")[:300],
+            msg=unquote(request.cookies.get(FLASH_COOKIE, ""))[:300],
             **values,
         )
-        return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+        response = HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+        if FLASH_COOKIE in request.cookies:
+            response.delete_cookie(FLASH_COOKIE, path=PREFIX)
+        return response
 
     def secure(self, request: Request) -> bool:
         mode = self.settings.secure_cookies
@@ -161,9 +165,15 @@ def text_field(form: FormData, name: str, default: str = "") -> str:
 
 
 def redirect(url: str, msg: str | None = None) -> RedirectResponse:
+    """303 to ``url``; ``msg`` shows once on the next page (a short-lived cookie, so no page
+    ever shows text that came from its own URL)."""
+    response = RedirectResponse(url, status_code=303)
     if msg:
-        url += ("&" if "?" in url else "?") + "msg=" + quote(msg, safe="")
-    return RedirectResponse(url, status_code=303)
+        response.set_cookie(
+            FLASH_COOKIE, quote(msg, safe=""), max_age=60, path=PREFIX, httponly=True,
+            samesite="lax",
+        )  # fmt: skip
+    return response
 
 
 def status_of(exc: RenrakuError) -> int:
