@@ -275,3 +275,15 @@ def _raw_client(client: Any) -> Any:
         return httpx.request(method, url, content=body, headers=dict(request.headers.items()))
 
     return send
+
+
+def test_writes_to_a_just_deleted_application_are_not_found_not_a_conflict(client: Any) -> None:
+    app_id = client.create_app(CreateApplicationRequest={"Name": "gone"})["ApplicationResponse"][
+        "Id"
+    ]
+    request = {"ChannelType": "EMAIL", "Address": "a@example.com"}
+    client.update_endpoint(ApplicationId=app_id, EndpointId="e1", EndpointRequest=request)
+    client.delete_app(ApplicationId=app_id)
+    with pytest.raises(ClientError) as exc:
+        client.update_endpoint(ApplicationId=app_id, EndpointId="e2", EndpointRequest=request)
+    assert _error(exc)[:2] == (404, "NotFoundException")

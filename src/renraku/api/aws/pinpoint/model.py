@@ -88,8 +88,10 @@ class PinpointModel:
                 status=int(op.http.get("responseCode", 200)),
                 model=op,
             )
-        # Most literal first, so /jobs/import wins over /jobs/{job-id}.
-        self._ordered = sorted(self.operations.values(), key=lambda o: -o.literal_count)
+        # By segment count, most literal first, so /jobs/import wins over /jobs/{job-id}.
+        self._by_length: dict[int, list[Operation]] = {}
+        for bound in sorted(self.operations.values(), key=lambda o: -o.literal_count):
+            self._by_length.setdefault(len(bound.template), []).append(bound)
 
     def match(self, method: str, raw_path: str) -> tuple[Operation, dict[str, str]]:
         """The operation for ``method`` and the still percent-encoded ``raw_path``.
@@ -98,9 +100,7 @@ class PinpointModel:
         """
         parts = _segments(raw_path)
         path_matched = False
-        for op in self._ordered:
-            if len(op.template) != len(parts):
-                continue
+        for op in self._by_length.get(len(parts), ()):
             labels: dict[str, str] = {}
             for want, got in zip(op.template, parts, strict=True):
                 if want.startswith("{"):

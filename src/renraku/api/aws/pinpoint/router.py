@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +78,10 @@ class PinpointEndpoint:
         self.auth = auth
         self.model = pinpoint_model()
         self.max_body = app.settings.server.max_body_bytes
+        # Applications seen to exist, trusted for key_cache_seconds: saves a query per request.
+        # A write racing an application's deletion fails on the foreign key and is re-checked.
+        self._known_apps: dict[str, float] = {}
+        self._app_ttl = app.settings.server.key_cache_seconds
 
     async def endpoint(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -105,6 +110,7 @@ class PinpointEndpoint:
 
     def _handle(self, request: Request, signed: SignedRequest, request_id: str) -> Response:
         principal: Principal | None = None
+        params: dict[str, Any] = {}
         try:
             principal = self.auth.authenticate(signed, now=datetime.now(UTC), services=SERVICES)
             op, labels = self.model.match(signed.method, signed.raw_path)
@@ -140,16 +146,31 @@ class PinpointEndpoint:
                 log.error("request %s failed: %s", request_id, exc)
             response = error_response(status, code, message, request_id)
         except IntegrityError as exc:
-            response = error_response(
-                409, "ConflictException", f"conflicting write: {exc.orig}", request_id
-            )
+            response = self._integrity(exc, params.get("ApplicationId"), request_id)
         if principal is not None:
             self.auth.settle(principal, signed.method, response.status_code)
         return response
 
     def _authorize_app(self, principal: Principal, app_id: str) -> None:
         principal.require_app(app_id)
+        if self._known_apps.get(app_id, 0.0) > time.monotonic():
+            return
         with self.app.store.connect() as conn:
             record: dict[str, Any] = app_store.get_app(conn, app_id)
         if record["Id"] != app_id:
             raise NotFound("application", app_id)
+        if len(self._known_apps) > 10_000:
+            self._known_apps.clear()
+        self._known_apps[app_id] = time.monotonic() + self._app_ttl
+
+    def _integrity(self, exc: IntegrityError, app_id: Any, request_id: str) -> Response:
+        if isinstance(app_id, str):
+            self._known_apps.pop(app_id, None)
+            with self.app.store.connect() as conn:
+                try:
+                    app_store.get_app(conn, app_id)
+                except NotFound as gone:
+                    return error_response(404, "NotFoundException", str(gone), request_id)
+        return error_response(
+            409, "ConflictException", f"conflicting write: {exc.orig}", request_id
+        )
