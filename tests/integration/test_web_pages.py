@@ -11,6 +11,7 @@ import time
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 from journey_helpers import EXAMPLES, journey_app, seed_customers, voice_seed_journey
@@ -81,6 +82,7 @@ def test_a_journey_created_and_published_in_the_dashboard_shows_counts_as_the_cl
             during = client.get(journey_url).text
             assert _graph_counts(during)["wait-call"][0] == 4  # everyone called, now waiting
             assert _summary(during)["Entered"] == 4
+            assert during.count("<td>wait-call</td>") == 4  # the participants table
             assert 'action="/ui/journeys/' + journey_id + '/pause"' in during
             live = client.get(f"{journey_url}/live", headers={"X-Requested-With": "fetch"})
             assert _graph_counts(live.text) == _graph_counts(during)
@@ -186,6 +188,19 @@ def test_the_filter_builder_counts_what_the_saved_segment_then_counts(sqlite_url
             assert segment_service.count(app, app_id, stored["Id"])["Count"] == count
             listed = client.get("/ui/segments").text
             assert "メール未対応" in listed
+            links = re.findall(r'class="edit-filter" href="([^"]+)"', listed)
+            edit = next(u for u in links if u.endswith("name=" + quote("メール未対応", safe="")))
+            builder = client.get(edit.replace("&amp;", "&")).text
+            assert 'value="メール未対応"' in builder
+            assert 'data-count="5"' in builder  # the saved filter, counted on arrival
+            again = client.post(
+                "/ui/segments",
+                data={"csrf_token": csrf, "name": "メール未対応", "where": "ChannelType = SMS"},
+            )
+            assert again.status_code == 303
+            updated = segment_service.show(app, app_id, stored["Id"])
+            assert updated["Version"] == 2
+            assert segment_service.count(app, app_id, stored["Id"])["ByChannel"] == {"SMS": 5}
     finally:
         app.close()
 

@@ -28,6 +28,7 @@ BUTTONS = {
     "ACTIVE": ("pause", "cancel"),
     "PAUSED": ("resume", "cancel"),
 }
+PARTICIPANT_ROWS = 50
 SUMMARY = (
     ("Entered", "ENDPOINT_ENTERED"),
     ("In journey", "ENDPOINT_ACTIVE"),
@@ -114,7 +115,12 @@ def register(router: APIRouter, dash: Dashboard) -> None:
     async def journey(request: Request, journey_id: str) -> Response:
         ctx = await dash.ctx(request)
         view = await run_in_threadpool(journey_view, dash, ctx, journey_id)
-        return dash.render("journey.html", request, ctx, nav="journeys", **view)
+        who = await run_in_threadpool(
+            lambda: journey_service.participants(
+                dash.app, ctx.need_app(), journey_id, limit=PARTICIPANT_ROWS
+            )
+        )
+        return dash.render("journey.html", request, ctx, nav="journeys", participants=who, **view)
 
     @router.get("/journeys/{journey_id}/live")
     @page_errors(dash)

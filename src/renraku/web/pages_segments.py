@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from renraku.domain.segments import parse_filter
-from renraku.errors import InvalidInput, RenrakuError
+from renraku.errors import InvalidInput, NotFound, RenrakuError
 from renraku.services import segments as segment_service
 from renraku.store import dashboard_queries
 from renraku.web.site import PREFIX, Ctx, Dashboard, page_errors, redirect, text_field
@@ -44,9 +44,20 @@ def segments_view(dash: Dashboard, ctx: Ctx) -> list[dict[str, Any]]:
     for item in items:
         try:
             item["Counts"] = segment_service.count(dash.app, ctx.app_id, item["Id"])
+            if item.get("SegmentType") != "IMPORT":
+                item["Filter"] = segment_service.show(dash.app, ctx.app_id, item["Id"])["Filter"]
         except RenrakuError:
             item["Counts"] = None
     return items
+
+
+def save_segment(dash: Dashboard, app_id: str, name: str, where: str) -> dict[str, Any]:
+    """A new dynamic segment, or a new version of the one already called ``name``."""
+    try:
+        current = segment_service.require(dash.app, app_id, name.strip())
+    except NotFound:
+        return segment_service.create(dash.app, app_id, name, where=where)
+    return segment_service.update(dash.app, app_id, current["Id"], where=where)
 
 
 def register(router: APIRouter, dash: Dashboard) -> None:
@@ -83,9 +94,8 @@ def register(router: APIRouter, dash: Dashboard) -> None:
         form = await dash.form(request, ctx)
         app_id = ctx.need_app()
         name, where = text_field(form, "name"), text_field(form, "where")
-        created = await run_in_threadpool(
-            lambda: segment_service.create(dash.app, app_id, name, where=where)
-        )
+        saved = await run_in_threadpool(save_segment, dash, app_id, name, where)
         return redirect(
-            f"{PREFIX}/segments", f"Segment {created['Name']} saved (id {created['Id']})."
+            f"{PREFIX}/segments",
+            f"Segment {saved['Name']} saved as version {saved['Version']} (id {saved['Id']}).",
         )
