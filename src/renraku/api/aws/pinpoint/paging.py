@@ -24,7 +24,8 @@ def decode_token(token: str | None, *, field: str = "token") -> int:
     if not token:
         return 0
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        padded = token + "=" * (-len(token) % 4)
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
         kind, _, number = raw.partition(":")
         offset = int(number)
         if kind != "o" or offset < 0:
