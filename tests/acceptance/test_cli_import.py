@@ -193,3 +193,40 @@ def test_a_killed_import_leaves_whole_batches_and_running_it_again_completes_it(
     assert (resumed["TotalProcessed"], resumed["TotalFailures"]) == (rows, 0)
     n_endpoints, n_members, _ = _pg_counts(pg_url)
     assert n_endpoints == n_members == rows
+
+
+def test_ctrl_c_stops_after_whole_batches_and_says_how_to_finish(tmp_path: Path) -> None:
+    rows, batch = 20_000, 500
+    source = write_customer_csv(tmp_path / "customers.csv", rows)
+    db = f"sqlite:///{tmp_path / 'renraku.db'}"
+    _run(tmp_path, "init", db=db)
+    proc = subprocess.Popen(
+        [RENRAKU, "import", str(source), "--batch-size", str(batch)],
+        cwd=tmp_path,
+        env={**os.environ, "RENRAKU_DB": db},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    engine = create_engine(db)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                job = conn.execute(select(import_jobs.c.total_processed)).first()
+            if job is not None and job.total_processed >= batch:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 130
+        assert "run the same command again" in stderr
+        with engine.connect() as conn:
+            done = conn.execute(select(import_jobs.c.total_processed)).scalar_one()
+            stored = conn.execute(select(func.count()).select_from(endpoints)).scalar_one()
+        assert done % batch == 0
+        assert stored == done
+    finally:
+        engine.dispose()
+    job = _json(tmp_path, "import", str(source), "--batch-size", str(batch), db=db)
+    assert (job["JobStatus"], job["TotalProcessed"]) == ("COMPLETED", rows)

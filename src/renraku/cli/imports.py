@@ -157,8 +157,15 @@ def import_command(
     )
     show_bar = not json_out and sys.stderr.isatty()
     started = time.monotonic()
-    with _progress_bar(show_bar) as report:
-        job = import_service.run_import(st.app, app_id, options, progress=report)
+    try:
+        with _progress_bar(show_bar) as report:
+            job = import_service.run_import(st.app, app_id, options, progress=report)
+    except KeyboardInterrupt:
+        err_console.print(
+            "[yellow]interrupted[/]: every batch written so far is complete; "
+            "run the same command again to finish the import."
+        )
+        raise typer.Exit(130) from None
     seconds = time.monotonic() - started
     if errors_out is not None:
         _write_errors(errors_out, import_service.job_failures(st.app, app_id, job["Id"]))
