@@ -374,3 +374,44 @@ def test_concurrent_workers_never_exceed_calls_per_second_together(db_url: str) 
     assert outcomes.count("sent") == 3
     assert len(call_service.list_calls(app, app_id)) == 3
     app.close()
+
+
+def test_an_applications_own_country_list_replaces_the_global_one(sqlite_url: str) -> None:
+    app, _ = make_app(sqlite_url, allowed_countries=["JP"], app_allowed_countries={"seed": ["US"]})
+    app_id, ep = seed_user(app)
+    seed_flow(app, app_id)
+    voice = _voice(app, {"numbers": {}, "default": {"outcome": "busy"}})
+    (japan,) = voice.deliver([delivery(app_id, ep, key="jp")])
+    assert japan.outcome == "failed"
+    assert "calls to JP (+81) are not allowed" in (japan.reason or "")
+    _, us = seed_user(app, "U-US", "+12025550123")
+    (america,) = voice.deliver([delivery(app_id, us, key="us")])
+    assert america.outcome == "sent"
+    app.close()
+
+
+def test_the_random_model_answers_by_the_callees_local_hour(sqlite_url: str) -> None:
+    # 01:00 UTC is 10:00 in Tokyo: nobody answers at ten, everybody answers otherwise.
+    app, clock = make_app(
+        sqlite_url,
+        simulator={
+            "answer_rate": 1.0,
+            "answer_rate_by_hour": {"10": 0.0},
+            "voicemail_rate": 0.0,
+            "busy_rate": 0.0,
+            "failed_rate": 0.0,
+        },
+    )
+    app_id, _ = seed_user(app)
+    seed_flow(app, app_id)
+    voice = _voice(app, {"numbers": {}})
+    eps = [seed_user(app, f"H{i}", f"+81905555555{i}")[1] for i in range(6)]
+    at_ten = voice.deliver([delivery(app_id, e, key=f"ten{i}") for i, e in enumerate(eps[:3])])
+    clock.advance(3600)
+    at_eleven = voice.deliver(
+        [delivery(app_id, e, key=f"eleven{i}") for i, e in enumerate(eps[3:])]
+    )
+    outcome = {c["Id"]: c["Outcome"] for c in call_service.list_calls(app, app_id)}
+    assert [outcome[r.provider_message_id or ""] for r in at_ten] == ["NO_ANSWER"] * 3
+    assert [outcome[r.provider_message_id or ""] for r in at_eleven] == ["ANSWERED"] * 3
+    app.close()
