@@ -98,8 +98,8 @@ def existing(url: str, n: int) -> str | None:
         return None
     try:
         with store.connect() as conn:
-            found = conn.exec_driver_sql(
-                "SELECT id FROM applications WHERE name = 'bench-' || :n", {"n": str(n)}
+            found = conn.execute(
+                text("SELECT id FROM applications WHERE name = :name"), {"name": f"bench-{n}"}
             ).scalar()
     except Exception:
         found = None
