@@ -319,3 +319,24 @@ def test_templates_events_and_timelines(admin: Api) -> None:
     assert events.status_code == 200, events.text
     timeline = admin("GET", f"/api/v1/apps/{app_id}/users/u1/timeline").json()["Item"]
     assert [e["Data"]["EventType"] for e in timeline if e["Kind"] == "custom.event"] == ["replied"]
+
+
+def test_contact_flows_are_validated_stored_and_read_and_calls_listed(admin: Api) -> None:
+    app_id = _app(admin)
+    flow = json.loads((REPO / "examples" / "seed-flow.json").read_text(encoding="utf-8"))
+    checked = admin("POST", f"/api/v1/apps/{app_id}/flows/validate", json=flow)
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["Valid"] is True
+    stored = admin("PUT", f"/api/v1/apps/{app_id}/flows/press-one", json=flow)
+    assert stored.status_code == 200, stored.text
+    shown = admin("GET", f"/api/v1/apps/{app_id}/flows/press-one").json()
+    assert shown["Content"] == flow
+    assert [f["Name"] for f in admin("GET", f"/api/v1/apps/{app_id}/flows").json()["Item"]] == [
+        "press-one"
+    ]
+    broken = _problem(
+        admin("POST", f"/api/v1/apps/{app_id}/flows/validate", json={"Actions": "nope"}), 422
+    )
+    assert broken["errors"]
+    assert admin("GET", f"/api/v1/apps/{app_id}/calls").json() == {"Item": []}
+    _problem(admin("GET", f"/api/v1/apps/{app_id}/calls/nope"), 404)
