@@ -92,3 +92,13 @@ def test_every_part_fits_its_capacity(text: str) -> None:
     assert result.segments * result.per_segment >= result.units
     if result.encoding == "GSM-7":
         assert all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+
+
+def test_prices_per_destination_country_override_the_default() -> None:
+    from renraku.channels.config import SmsSettings
+
+    sms = SmsSettings(price_per_segment=0.05, prices={"jp": 0.0745, "US": 0.0079})
+    assert sms.price_for("+819011111111") == 0.0745
+    assert sms.price_for("+12025550123") == 0.0079
+    assert sms.price_for("+447700900123") == 0.05
+    assert sms.price_for("not a number") == 0.05

@@ -89,6 +89,21 @@ class SmsSettings(BaseModel):
     stop_reply: str | None = "You have been unsubscribed and will receive no further messages."
     extra_stop_keywords: list[str] = []
     price_per_segment: float = Field(default=0.0, ge=0)
+    # Per destination country (ISO 3166 alpha-2, e.g. JP), overriding price_per_segment.
+    prices: dict[str, float] = {}
+
+    def price_for(self, number: str) -> float:
+        """The price of one segment to ``number`` (E.164), from ``prices`` or the default."""
+        if self.prices:
+            import phonenumbers
+
+            try:
+                region = phonenumbers.region_code_for_number(phonenumbers.parse(number, None))
+            except phonenumbers.NumberParseException:
+                region = None
+            if region and region.upper() in {k.upper() for k in self.prices}:
+                return next(v for k, v in self.prices.items() if k.upper() == region.upper())
+        return self.price_per_segment
 
 
 class WebhookSettings(BaseModel):

@@ -61,7 +61,7 @@ class AwsSmsTransport:
             raise ProviderError("AWS SMS answered without a MessageId", permanent=False)
         return Sent(
             message_id=str(response["MessageId"]),
-            data=sms_data(body, self.settings.price_per_segment),
+            data=sms_data(body, self.settings.price_for(request["DestinationPhoneNumber"])),
         )
 
     def close(self) -> None:

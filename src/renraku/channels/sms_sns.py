@@ -55,7 +55,7 @@ class SnsTransport:
             raise client_error("SNS", exc) from exc
         return Sent(
             message_id=str(response["MessageId"]),
-            data=sms_data(body, self.settings.price_per_segment),
+            data=sms_data(body, self.settings.price_for(item.endpoint.address)),
         )
 
     def close(self) -> None:

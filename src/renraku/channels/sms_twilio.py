@@ -131,7 +131,7 @@ class TwilioTransport:
             raise rest_error(exc) from exc
         except (requests.RequestException, TwilioException) as exc:
             raise ProviderError(f"cannot reach Twilio: {exc}", permanent=False) from exc
-        data = sms_data(body, self.settings.price_per_segment)
+        data = sms_data(body, self.settings.price_for(to))
         data["Status"] = message.status
         return Sent(message_id=str(message.sid), data=data)
 

@@ -96,7 +96,7 @@ def render_preview(
         out["Headers"] = rendered.headers
     if template["TemplateType"] in ("SMS", "VOICE") and "Body" in rendered.parts:
         out["Length"] = measure(rendered.parts["Body"]).to_json()
-        price = app.settings.sms.price_per_segment
+        price = app.settings.sms.price_for(endpoint.address)
         if price:
             out["Length"]["EstimatedPrice"] = round(out["Length"]["Segments"] * price, 6)
     return out
