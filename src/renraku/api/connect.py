@@ -14,6 +14,7 @@ optional only for tests.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ from renraku.services import calls as call_service
 from renraku.services import flows as flow_service
 from renraku.store import apps as app_store
 from renraku.store import calls as call_store
+
+log = logging.getLogger("renraku.api.connect")
 
 SIGNING_SERVICES = frozenset({"connect"})
 MAX_ATTRIBUTES = 32768  # Connect's limit on the total size of contact attributes (bytes)
@@ -149,6 +152,10 @@ class ConnectApi:
         except AuthError as exc:
             status = exc.status
             response = _error(exc.status, exc.code, exc.message, request_id)
+        except Exception:  # never a bare 500: Connect's clients parse x-amzn-ErrorType
+            log.exception("Connect request %s failed", request_id)
+            status = 500
+            response = _error(500, "InternalServiceException", "internal error", request_id)
         if principal is not None and self.auth is not None:
             self.auth.settle(principal, request.method, status)
         return response
