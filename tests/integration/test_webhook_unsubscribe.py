@@ -116,3 +116,26 @@ def test_public_url_setting_decides_the_host_of_the_link(
     assert _link(handler).startswith(
         f"https://mail.example.org/base/hooks/unsubscribe/{app_id}/{ep.id}?t="
     )
+
+
+def test_the_server_app_serves_the_one_click_unsubscribe(sqlite_url: str, tmp_path: Path) -> None:
+    from api_support import live_server
+    from api_support import make_app as make_api_app
+
+    from renraku.channels import unsubscribe
+    from renraku.store import deliverability as dv
+
+    app = make_api_app(sqlite_url, tmp_path)
+    try:
+        app_id = make_app(app.store)
+        ep = add_endpoint(app.store, app_id, "EMAIL", "served@example.jp")
+        with app.store.begin() as conn:
+            secret = dv.app_secret(conn, app_id, now=app.now_iso())
+        with live_server(app) as url:
+            link = unsubscribe.url(url, secret, app_id, ep.id)
+            response = httpx.post(link, data={"List-Unsubscribe": "One-Click"})
+        assert response.status_code == 200
+        with app.store.connect() as conn:
+            assert endpoint_store.get(conn, app_id, ep.id).opt_out == "ALL"
+    finally:
+        app.close()
