@@ -340,3 +340,18 @@ def test_contact_flows_are_validated_stored_and_read_and_calls_listed(admin: Api
     assert broken["errors"]
     assert admin("GET", f"/api/v1/apps/{app_id}/calls").json() == {"Item": []}
     _problem(admin("GET", f"/api/v1/apps/{app_id}/calls/nope"), 404)
+
+
+def test_settings_and_their_check_are_for_administrator_keys_only(
+    server: tuple[App, str], admin: Api
+) -> None:
+    app, url = server
+    shown = admin("GET", "/api/v1/settings").json()
+    assert shown["server"]["port"] == 8080
+    assert shown["server"]["master_key_file"].endswith("master.key")
+    checked = admin("GET", "/api/v1/settings/check").json()
+    assert checked["Ok"] is True
+    assert any(c["Component"].lower().startswith("database") for c in checked["Checks"])
+    scoped = Api(url, app_key(app, _app(admin)))
+    _problem(scoped("GET", "/api/v1/settings/check"), 403)
+    scoped.close()
