@@ -415,3 +415,21 @@ def test_the_random_model_answers_by_the_callees_local_hour(sqlite_url: str) -> 
     assert [outcome[r.provider_message_id or ""] for r in at_ten] == ["NO_ANSWER"] * 3
     assert [outcome[r.provider_message_id or ""] for r in at_eleven] == ["ANSWERED"] * 3
     app.close()
+
+
+def test_hanging_up_during_the_closing_prompts_is_recorded_as_the_callees_hang_up(
+    sqlite_url: str,
+) -> None:
+    app, _ = make_app(sqlite_url)
+    app_id, ep = seed_user(app)
+    seed_flow(app, app_id, "seed-flow-mark-reached.json")
+    # The question takes about 6 s to speak, the key press 1.2 s: gone 3 s into the details.
+    script = {"numbers": {ep.address: {"outcome": "answered", "hangup_after": 10, "digits": ["1"]}}}
+    voice = _voice(app, script)
+    (result,) = voice.deliver([delivery(app_id, ep, ContactFlowId="seed-flow-mark-reached")])
+    call = call_service.show_call(app, app_id, result.provider_message_id or "")
+    assert (call["Outcome"], call["Digits"]) == ("ANSWERED", "1")
+    assert call["Reason"] == "customer hung up"
+    assert [e["Heard"] for e in call["Transcript"] if e["Kind"] == "Say"] == ["full", "partial"]
+    assert call["EndedAt"] == "2026-11-26T01:00:18.000Z"  # 8 s ringing + 10 s
+    app.close()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -339,7 +339,8 @@ class SimulatedVoice:
         while True:
             state, commands = drive(ctx, state, event, clock.at)
             if state.done:
-                self._speak_all(ctx, commands, clock, hangup_at)
+                if not self._speak_all(ctx, commands, clock, hangup_at):
+                    state = replace(state, end_reason="customer hung up")
                 return state
             gather = commands[-1] if commands and isinstance(commands[-1], Gather) else None
             said = [c for c in commands if isinstance(c, Say)]
