@@ -69,32 +69,73 @@ def _num(value: float) -> ColumnElement[float]:
     return literal(float(value), Float)
 
 
-def _listed(
-    endpoint_id: Any, app_id: str, kind: str, name: str, values: tuple[str, ...], *, pg: bool
+def _listed(app_id: str, kind: str, name: str, values: tuple[str, ...]) -> Predicate:
+    """Endpoints having one of ``values`` for attribute ``name``: ``id IN (...)`` read from the
+    attribute index, so the planner can start from the matching values."""
+    from renraku.store.segments import endpoint_attribute_index as idx
+
+    found: Predicate = endpoints.c.id.in_(
+        select(idx.c.endpoint_id).where(
+            idx.c.app_id == app_id, idx.c.kind == kind, idx.c.name == name, idx.c.value.in_(values)
+        )
+    )
+    return found
+
+
+def _probe(
+    endpoint_id: Any,
+    channel_type: Any,
+    participant: Any,
+    app_id: str,
+    kind: str,
+    name: str,
+    values: tuple[str, ...],
 ) -> Predicate:
-    """Whether the endpoint has one of ``values`` for attribute ``name``, from the attribute
-    index. SQLite: ``IN`` (the list is built once, then probed). PostgreSQL: ``EXISTS`` (planned
-    as a semi- or anti-join, hashed when large)."""
+    """The same question for one row whose channel and participant are known: an ``EXISTS``
+    that looks up the index's full key (one probe per value, never a scan)."""
     from renraku.store.segments import endpoint_attribute_index as idx
 
     y = idx.alias()
-    where = (y.c.app_id == app_id, y.c.kind == kind, y.c.name == name, y.c.value.in_(values))
-    if pg:
-        return exists(select(1).where(y.c.endpoint_id == endpoint_id, *where))
-    listed: Predicate = endpoint_id.in_(select(y.c.endpoint_id).where(*where))
-    return listed
+    return exists(
+        select(1).where(
+            y.c.app_id == app_id,
+            y.c.kind == kind,
+            y.c.name == name,
+            y.c.value.in_(values),
+            y.c.channel_type == channel_type,
+            y.c.participant == participant,
+            y.c.endpoint_id == endpoint_id,
+        )
+    )
 
 
 class Compiler:
     """Compiles definitions for one dialect (``sqlite`` or ``postgresql``) at one instant."""
 
     def __init__(
-        self, dialect: str, *, app_id: str, now: datetime, source: SourcePredicate
+        self,
+        dialect: str,
+        *,
+        app_id: str,
+        now: datetime,
+        source: SourcePredicate,
+        probe: bool = False,
     ) -> None:
         self.pg = dialect == "postgresql"
         self.app_id = app_id
         self.now = now
         self.source = source
+        # probe: test rows found some other way (INCLUSIVE as a per-row EXISTS, not an IN list).
+        self.probe = probe
+
+    def probing(self) -> Compiler:
+        return Compiler(
+            "postgresql" if self.pg else "sqlite",
+            app_id=self.app_id,
+            now=self.now,
+            source=self.source,
+            probe=True,
+        )
 
     # -- scalar reads -----------------------------------------------------------------------
 
@@ -117,11 +158,19 @@ class Compiler:
     def attribute(self, column: Any, name: str, dim: AttributeDimension) -> Predicate:
 
         kind = dim.attribute_type
+        if kind == "INCLUSIVE" and not self.probe:
+            return _listed(self.app_id, _KIND[column.name], name, dim.values)
         if kind in ("INCLUSIVE", "EXCLUSIVE"):
-            listed = _listed(
-                endpoints.c.id, self.app_id, _KIND[column.name], name, dim.values, pg=self.pg
+            found = _probe(
+                endpoints.c.id,
+                endpoints.c.channel_type,
+                _participant(endpoints),
+                self.app_id,
+                _KIND[column.name],
+                name,
+                dim.values,
             )
-            return listed if kind == "INCLUSIVE" else not_(listed)
+            return found if kind == "INCLUSIVE" else not_(found)
         vals = self._values(column, name)
         value = vals.c.value
         if kind == "CONTAINS":
@@ -288,8 +337,10 @@ def index_relation(defn: SegmentDefinition, app_id: str, *, pg: bool = False) ->
     for kind, name, dim in conditions:
         if (kind, name) == driver[:2]:
             continue
-        listed = _listed(x.c.endpoint_id, app_id, kind, name, dim.values, pg=pg)
-        where.append(listed if dim.attribute_type == "INCLUSIVE" else not_(listed))
+        found = _probe(
+            x.c.endpoint_id, x.c.channel_type, x.c.participant, app_id, kind, name, dim.values
+        )
+        where.append(found if dim.attribute_type == "INCLUSIVE" else not_(found))
     user_id = case(
         (func.substr(x.c.participant, 1, 2) == "u:", func.substr(x.c.participant, 3)),
         else_=literal(None, String),
@@ -333,27 +384,41 @@ def _relation(
     if defn is None:
         where = and_(endpoints.c.app_id == app_id, found.predicate(segment_key, now=now))
         return _endpoint_columns(where), False
-    pg = conn.dialect.name == "postgresql"
-    fast = index_relation(defn, app_id, pg=pg)
+    fast = index_relation(defn, app_id)
     if fast is not None:
         return fast, True
     compiler = found.compiler(now=now)
     if defn.dimensions is None and defn.include == "ANY" and len(defn.groups) > 1:
-        parts: list[Select[Any]] = []
-        for group in defn.groups:
-            alone = None
-            if not group.sources and len(group.dimensions) == 1:
-                block = SegmentDefinition(dimensions=group.dimensions[0])
-                alone = index_relation(block, app_id, pg=pg)
-            parts.append(
-                alone
-                if alone is not None
-                else _endpoint_columns(and_(endpoints.c.app_id == app_id, compiler.group(group)))
-            )
-        union = union_all(*parts).subquery("groups")
-        columns = (union.c.id, union.c.user_id, union.c.channel_type, union.c.participant)
-        return select(*columns).distinct(), False
+        return _any_of(defn.groups, app_id, compiler), False
     return _endpoint_columns(and_(endpoints.c.app_id == app_id, compiler.definition(defn))), False
+
+
+def _any_of(groups: tuple[SegmentGroup, ...], app_id: str, compiler: Compiler) -> Select[Any]:
+    """Groups joined by Include ANY as a UNION ALL of one query per group, each with its own best
+    index. Each group leaves out the endpoints of the groups before it (tested per row, by
+    probes), so the parts are disjoint and no DISTINCT over the whole result is needed. A group
+    the attribute index answers alone goes first and reads only the index."""
+
+    def alone(group: SegmentGroup) -> Select[Any] | None:
+        if group.sources or len(group.dimensions) != 1:
+            return None
+        return index_relation(SegmentDefinition(dimensions=group.dimensions[0]), app_id)
+
+    ordered = sorted(groups, key=lambda g: alone(g) is None)
+    probing = compiler.probing()
+    parts: list[Select[Any]] = []
+    for i, group in enumerate(ordered):
+        first = alone(group) if i == 0 else None
+        if first is not None:
+            parts.append(first)
+            continue
+        earlier = [probing.group(g) for g in ordered[:i]]
+        where = and_(endpoints.c.app_id == app_id, compiler.group(group))
+        if earlier:
+            where = and_(where, not_(or_(false(), *earlier)))
+        parts.append(_endpoint_columns(where))
+    union = union_all(*parts).subquery("groups")
+    return select(union.c.id, union.c.user_id, union.c.channel_type, union.c.participant)
 
 
 def imported_members(app_id: str, segment_id: str) -> Predicate:
