@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -49,6 +50,18 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _cpu_seconds(proc: psutil.Process) -> float:
+    """User + system CPU of a process and its children (uvicorn's workers)."""
+    total = 0.0
+    for each in [proc, *proc.children(recursive=True)]:
+        try:
+            times = each.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -213,6 +226,8 @@ def main() -> None:
             # Users must exist for GetUserEndpoints to find them: one quick update pass first.
             warm = dict(config, op="update", duration=max(3.0, args.duration / 10))
             asyncio.run(_drive(warm))
+        tree = psutil.Process(server.pid)
+        cpu_before = _cpu_seconds(tree)
         queue: Any = multiprocessing.get_context("spawn").Queue()
         loadgen = multiprocessing.get_context("spawn").Process(
             target=_loadgen, args=(config, queue)
@@ -220,6 +235,7 @@ def main() -> None:
         loadgen.start()
         result = queue.get()
         loadgen.join()
+        server_cpu = _cpu_seconds(tree) - cpu_before
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -235,6 +251,12 @@ def main() -> None:
         "auth": args.auth,
         **result,
     }
+    served = sum(report[op]["requests"] for op in ("update", "get") if op in report)
+    if served:
+        # Load-independent: server CPU per request, and what that allows per dedicated core.
+        report["server_cpu_ms_per_request"] = round(server_cpu / served * 1000, 2)
+        report["requests_per_server_cpu_second"] = round(served / server_cpu, 1)
+        report["load_average"] = [round(x, 1) for x in os.getloadavg()]
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -246,6 +268,10 @@ def main() -> None:
             name = "UpdateEndpoint" if op == "update" else "GetUserEndpoints"
             print(f"  {name:17} {r['per_second']:>8.1f} req/s  p50 {r['p50_ms']:>7.2f} ms  "
                   f"p99 {r['p99_ms']:>7.2f} ms  errors {r['errors'] or 0}")  # fmt: skip
+    if "server_cpu_ms_per_request" in report:
+        print(f"  server CPU {report['server_cpu_ms_per_request']} ms/request "
+              f"({report['requests_per_server_cpu_second']} requests per CPU-second); "
+              f"load average {report['load_average']}")  # fmt: skip
 
 
 if __name__ == "__main__":
