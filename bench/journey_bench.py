@@ -188,6 +188,8 @@ def run_workers(url: str, workers: int, batch: int) -> dict[str, Any]:
         "steps": steps,
         "sends": sum(o["Sends"] for o in outs),
         "steps_per_s": round(steps / work, 0),
+        "worker_cpu_s": round(sum(o["CpuSeconds"] for o in outs), 1),
+        "steps_per_cpu_s": round(steps / max(0.001, sum(o["CpuSeconds"] for o in outs)), 0),
         "peak_worker_rss_mb": round(peak / 2**20, 1),
         "lateness_p99_s": max(o["LatenessP99Seconds"] for o in outs),
     }
@@ -384,12 +386,12 @@ def main() -> None:
             finally:
                 drop()
     print(
-        "\n| db | workers | users | steps | work s | steps/s | sends | peak RSS MB | p99 burst lateness s | p99 trickle lateness s | raw UPDATE rows/s |"
+        "\n| db | workers | users | steps | work s | steps/s | steps/CPU-s | sends | peak RSS MB | p99 burst lateness s | p99 trickle lateness s | raw UPDATE rows/s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r['db']} | {r['workers']} | {r['users']:,} | {r['steps']:,} | {r['work_s']} | {r['steps_per_s']:,.0f} "
+            f"| {r['db']} | {r['workers']} | {r['users']:,} | {r['steps']:,} | {r['work_s']} | {r['steps_per_s']:,.0f} | {r['steps_per_cpu_s']:,.0f} "
             f"| {r['sends']:,} | {r['peak_worker_rss_mb']} | {r['lateness_p99_s']} "
             f"| {r.get('trickle_lateness_p99_s', '-')} | {r['update_floor_rows_per_s']:,.0f} |"
         )

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 
+from renraku.app import App, build_app
 from renraku.cli.common import JsonOpt, console, emit, state
 from renraku.domain.journeys.model import parse_duration
+from renraku.engine.pool import Pool
 from renraku.engine.worker import Stats, Worker
 from renraku.errors import ConfigError, InvalidInput, Problem
+from renraku.settings import Settings
 
 
 def _summary(stats: Stats, elapsed: float) -> dict[str, Any]:
@@ -29,6 +30,7 @@ def _summary(stats: Stats, elapsed: float) -> dict[str, Any]:
         "Seconds": round(elapsed, 3),
         "StepsPerSecond": round(stats.steps / elapsed, 1) if elapsed > 0 else 0.0,
         "LatenessP99Seconds": round(p99, 3),
+        "CpuSeconds": round(time.process_time(), 2),
     }
 
 
@@ -63,10 +65,26 @@ def worker_command(
     if processes > 1:
         if st.app.store.dialect == "sqlite":
             raise ConfigError("SQLite has one writer: run one worker process (or use PostgreSQL)")
-        _run_children(ctx, processes, json_out)
+        st.app.store.engine.dispose()  # no pooled connection may cross the fork
+        _run_pool(st.settings, processes, delta, until_idle, batch_size, json_out)
         return
+    data = _run_one(st.app, delta, until_idle, batch_size)
+    emit(
+        data,
+        json_out,
+        lambda: console.print(
+            f"{data['Steps']} steps, {data['Sends']} sends in {data['Seconds']} s "
+            f"({data['StepsPerSecond']} steps/s)"
+        ),
+    )
+
+
+def _run_one(
+    app: App, delta: timedelta | None, until_idle: bool, batch_size: int | None
+) -> dict[str, Any]:
+    """Run one worker in this process until done or SIGTERM/Ctrl-C; its summary."""
     started = time.perf_counter()
-    worker = Worker(st.app, batch_size=batch_size)
+    worker = Worker(app, batch_size=batch_size)
     stopping: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:
@@ -80,55 +98,47 @@ def worker_command(
         pass
     data = _summary(worker.stats, time.perf_counter() - started)
     data["Pid"] = os.getpid()
-    emit(
-        data,
-        json_out,
-        lambda: console.print(
-            f"{data['Steps']} steps, {data['Sends']} sends in {data['Seconds']} s "
-            f"({data['StepsPerSecond']} steps/s)"
-        ),
-    )
+    return data
 
 
-def _run_children(ctx: typer.Context, processes: int, json_out: bool) -> None:
-    """Start ``processes`` copies of this command (one process each) and wait for all."""
-    args = list(sys.argv[1:])
-    cleaned: list[str] = []
-    skip = False
-    for a in args:
-        if skip:
-            skip = False
-            continue
-        if a == "--processes":
-            skip = True
-            continue
-        if a.startswith("--processes="):
-            continue
-        cleaned.append(a)
-    if "--json" not in cleaned:
-        cleaned.append("--json")
-    cmd = [sys.executable, "-c", "from renraku.cli import main; main()", *cleaned]
-    children = [subprocess.Popen(cmd, stdout=subprocess.PIPE) for _ in range(processes)]  # noqa: S603
-    results = []
-    try:
-        for child in children:
-            out, _ = child.communicate()
-            try:
-                results.append(json.loads(out))
-            except json.JSONDecodeError:
-                results.append(
-                    {"Error": out.decode(errors="replace"), "ExitCode": child.returncode}
-                )
-    except KeyboardInterrupt:
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            child.wait()
+def _run_pool(
+    settings: Settings,
+    processes: int,
+    delta: timedelta | None,
+    until_idle: bool,
+    batch_size: int | None,
+    json_out: bool,
+) -> None:
+    """A supervised pool of ``processes`` workers (renraku.engine.pool): crashed children are
+    restarted; SIGTERM/SIGINT stop them all after their current batch."""
+
+    def child() -> dict[str, Any]:
+        app = build_app(settings, migrate=False)
+        try:
+            return _run_one(app, delta, until_idle, batch_size)
+        finally:
+            app.close()
+
+    pool = Pool(child, processes)
+    signal.signal(signal.SIGTERM, pool.stop)
+    signal.signal(signal.SIGINT, pool.stop)
+    report = pool.run()
+    results = report.results
     total = {
         "Processes": results,
         "Steps": sum(int(r.get("Steps", 0)) for r in results),
         "Sends": sum(int(r.get("Sends", 0)) for r in results),
+        "Restarts": report.restarts,
+        "CrashExitCodes": report.exit_codes,
+        "FailedProcesses": report.failed_slots,
+        "Stopped": report.stopped,
     }
     emit(
-        total, json_out, lambda: console.print(f"{total['Steps']} steps over {processes} processes")
+        total,
+        json_out,
+        lambda: console.print(
+            f"{total['Steps']} steps over {processes} processes, {report.restarts} restarts"
+        ),
     )
+    if report.failed_slots:
+        raise typer.Exit(1)

@@ -73,6 +73,7 @@ class Worker:
         self.stats = Stats()
         self._journeys: dict[tuple[str, str, int], Journey] = {}
         self._jumps: list[tuple[str, float]] = []  # (virtual time reached, wall time) in run_for
+        self._stop: Callable[[], bool] = lambda: False
 
     def journey(self, conn: Connection, app_id: str, journey_id: str, version: int) -> Journey:
         key = (app_id, journey_id, version)
@@ -245,11 +246,12 @@ class Worker:
 
     def _drain(self) -> int:
         done = 0
-        while True:
+        while not self._stop():  # a stop request takes effect after the current batch
             n = self.tick()
             done += n
             if n == 0:
                 return done
+        return done
 
     def _open_sends_wait(self, deadline: float) -> bool:
         """Wait (wall clock) for open sends of dead workers to become reclaimable; False if none."""
@@ -266,7 +268,7 @@ class Worker:
     def run_until_idle(self, *, max_seconds: float = 3600.0) -> Stats:
         """Work at the current time until nothing is due and no send is open."""
         deadline = time.time() + max_seconds
-        while time.time() < deadline:
+        while time.time() < deadline and not self._stop():
             self._drain()
             if not self._open_sends_wait(deadline):
                 break
@@ -287,10 +289,14 @@ class Worker:
         next, doing all work due at each (a discrete-event simulation); otherwise work as time passes."""
         clock = self.app.clock
         end = clock.now() + duration
+        if stop is not None:
+            self._stop = stop
         if isinstance(clock, VirtualClock):
             self._jumps.append((iso(clock.now()), time.time()))
-            while not (stop and stop()):
+            while not self._stop():
                 self.run_until_idle()
+                if self._stop():  # never move the clock past work left undone
+                    break
                 nxt = self._next_due()
                 now = clock.now()
                 if nxt is None or parse_iso(nxt) > end:
@@ -308,6 +314,7 @@ class Worker:
         return self.stats
 
     def run_forever(self, stop: Callable[[], bool]) -> Stats:
+        self._stop = stop
         while not stop():
             if self.tick() == 0:
                 self._complete_journeys()
