@@ -331,7 +331,8 @@ def test_a_user_runs_the_seed_scenario_from_the_dashboard_in_a_real_browser(
             # A phone's width: nothing overflows sideways; the graph scales down.
             phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="ja-JP")
             phone.context.add_cookies(page.context.cookies())
-            for url in (journey_url, person_url, base + "/ui/segments", base + "/ui/imports"):
+            pages = ("/ui/segments", "/ui/imports", "/ui/calls", "/ui/charts")
+            for url in (journey_url, person_url, *(base + p for p in pages)):
                 phone.goto(url)
                 overflow = phone.evaluate(
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -167,7 +167,14 @@ def test_without_applications_every_page_says_how_to_create_one(sqlite_url: str)
     app = journey_app(sqlite_url)
     try:
         with dashboard(app) as client:
-            for path in ("/ui/journeys", "/ui/segments", "/ui/imports", "/ui/people", "/ui/calls"):
+            for path in (
+                "/ui/journeys",
+                "/ui/segments",
+                "/ui/imports",
+                "/ui/people",
+                "/ui/calls",
+                "/ui/charts",
+            ):
                 page = client.get(path)
                 assert page.status_code == 200, path
                 assert "renraku apps create NAME" in page.text

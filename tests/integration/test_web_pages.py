@@ -99,6 +99,10 @@ def test_a_journey_created_and_published_in_the_dashboard_shows_counts_as_the_cl
             assert 'data-category="VOICE" data-series="Reached" data-value="1"' in after
             assert 'class="chart line-chart"' in after
             assert journeys.show(app, app_id, journey_id)["State"] == "COMPLETED"
+            charts = client.get("/ui/charts").text  # the journey that ran, by default
+            assert 'data-category="SMS" data-series="Sent" data-value="3"' in charts
+            assert 'class="chart line-chart"' in charts
+            assert _summary(charts)["Finished"] == 4
             listed = client.get("/ui/journeys").text
             assert "督促: 電話→SMS→メール" in listed
             assert "state-COMPLETED" in listed

@@ -129,6 +129,26 @@ def register(router: APIRouter, dash: Dashboard) -> None:
         view = await run_in_threadpool(journey_view, dash, ctx, journey_id)
         return dash.render("_journey_live.html", request, ctx, **view)
 
+    @router.get("/charts")
+    @page_errors(dash)
+    async def charts_page(request: Request) -> Response:
+        ctx = await dash.ctx(request)
+        items = (
+            await run_in_threadpool(journey_service.list_journeys, dash.app, ctx.app_id)
+            if ctx.app_id
+            else []
+        )
+        wanted = request.query_params.get("journey", "")
+        chosen = next((j for j in items if j["Id"] == wanted), None)
+        if chosen is None and items:
+            # The journey most recently changed among those that have run.
+            ran = [j for j in items if j["State"] != "DRAFT"] or items
+            chosen = max(ran, key=lambda j: str(j["LastModifiedDate"]))
+        view = await run_in_threadpool(journey_view, dash, ctx, chosen["Id"]) if chosen else {}
+        return dash.render(
+            "charts.html", request, ctx, nav="charts", items=items, chosen=chosen, **view
+        )
+
     @router.post("/journeys/{journey_id}/{action}")
     @page_errors(dash)
     async def act(request: Request, journey_id: str, action: str) -> Response:
