@@ -70,8 +70,21 @@ def list_all(app: App, app_id: str) -> list[dict[str, Any]]:
         return flow_store.list_flows(conn, app_id)
 
 
+# Parsed flows by (application, flow id, version): a stored version never changes, so every call
+# after the first skips reading and validating the flow again.
+_PARSED: dict[tuple[str, str, int], Flow] = {}
+_PARSED_MAX = 256
+
+
 def load(conn: Connection, app_id: str, key: str) -> tuple[dict[str, Any], Flow]:
     """The newest version of flow ``key`` (id, name or ARN), parsed; NotFound if there is none."""
     summary = flow_store.get(conn, app_id, key)
-    data = flow_store.content(conn, app_id, summary["Id"])
-    return summary, parse_flow(data, source=f"flow {summary['Name']}")
+    cache_key = (app_id, str(summary["Id"]), int(summary["Version"]))
+    flow = _PARSED.get(cache_key)
+    if flow is None:
+        data = flow_store.content(conn, app_id, summary["Id"], int(summary["Version"]))
+        flow = parse_flow(data, source=f"flow {summary['Name']}")
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[cache_key] = flow
+    return summary, flow
