@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -50,7 +51,16 @@ class Uploads:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._items: dict[str, Upload] = {}
-        self._root = Path(tempfile.mkdtemp(prefix="renraku-uploads-"))
+        self._folder: Path | None = None
+
+    @property
+    def _root(self) -> Path:
+        """A private folder for this process's uploads, made on first use and removed when the
+        process ends."""
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="renraku-uploads-"))
+            weakref.finalize(self, shutil.rmtree, self._folder, True)
+        return self._folder
 
     def get(self, upload_id: str) -> Upload | None:
         with self._lock:
@@ -109,4 +119,5 @@ class Uploads:
             shutil.rmtree(path.parent, ignore_errors=True)
 
     def close(self) -> None:
-        shutil.rmtree(self._root, ignore_errors=True)
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
