@@ -66,4 +66,7 @@ def serve_command(
         log_level=log_level,
         access_log=False,
         proxy_headers=False,
+        # Clients keep pooled connections (boto3, SDKs); closing them after uvicorn's default 5 s
+        # idle races a client that is just sending on one.
+        timeout_keep_alive=30,
     )
