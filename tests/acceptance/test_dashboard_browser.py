@@ -212,6 +212,7 @@ def test_a_user_runs_the_seed_scenario_from_the_dashboard_in_a_real_browser(
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
             page.set_default_timeout(15_000)
+            expect.set_options(timeout=15_000)  # a busy machine may be slow to answer
 
             # Log in: the first page asks for it.
             page.goto(base + "/")
