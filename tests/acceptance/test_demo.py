@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+# One demo run serves the module: keep its tests on one xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
+
 RENRAKU = str(Path(sys.executable).parent / "renraku")
 USERS = 40
 SEED = 7
@@ -23,7 +26,7 @@ SEED = 7
 PROVIDER_ONLY = {"SMS_SENT", "EMAIL_SENT"}
 
 
-def renraku(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def renraku(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENRAKU_")}
     env["COLUMNS"] = "100"
     proc = subprocess.run(

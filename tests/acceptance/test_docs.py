@@ -19,6 +19,8 @@ from docs_runner import blocks, commands, output_problem, run_page
 
 from renraku.cli import docgen
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 HOW_TO = sorted((DOCS / "how-to").glob("*.md"))
