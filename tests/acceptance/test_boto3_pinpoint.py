@@ -226,7 +226,7 @@ def test_the_seeds_pinpoint_scripts_run_unmodified_against_renraku_serve(
     # A key made by the CLI for one application reaches that application only.
     a = pinpoint.create_app(CreateApplicationRequest={"Name": "A"})["ApplicationResponse"]["Id"]
     b = pinpoint.create_app(CreateApplicationRequest={"Name": "B"})["ApplicationResponse"]["Id"]
-    key = _renraku(_env(tmp_path, db_url), "--app", "A", "keys", "create")
+    key = _renraku(_env(tmp_path, db_url), "keys", "create", "--app", "A")
     assert key["ApplicationId"] == a
     scoped = session.client(
         "pinpoint",

@@ -52,7 +52,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     env["RENRAKU_SERVER__IMPORT_FILE_ROOTS"] = json.dumps([str(tmp)])
     app_id = _cli(env, "apps", "create", "fuzz")["Id"]
     _cli(env, "--app", "fuzz", "import", str(seed))
-    key = _cli(env, "--app", "fuzz", "keys", "create")
+    key = _cli(env, "keys", "create", "--app", "fuzz")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from renraku.api import keyring
 from renraku.cli.common import JsonOpt, console, emit, state
+from renraku.store import apps as app_store
 
 group = typer.Typer(
     help="API keys: each belongs to one application (or is an administrator key).",
@@ -16,9 +17,16 @@ group = typer.Typer(
 )
 
 
+AppOpt = Annotated[
+    str | None,
+    typer.Option("--app", help="Application id or name (overrides the global --app)."),
+]
+
+
 @group.command("create")
 def create(
     ctx: typer.Context,
+    app_key: AppOpt = None,
     admin: Annotated[
         bool,
         typer.Option("--admin", help="A key for every application, which may create applications."),
@@ -29,7 +37,7 @@ def create(
     """Create a key for the selected application (--app); the secret is shown only now."""
     cli_state = state(ctx)
     record = keyring.create_key(
-        cli_state.app, cli_state.settings.app, description=description, admin=admin
+        cli_state.app, app_key or cli_state.settings.app, description=description, admin=admin
     )
 
     def render() -> None:
@@ -45,12 +53,19 @@ def create(
 @group.command("list")
 def list_(
     ctx: typer.Context,
+    app_key: AppOpt = None,
     all_apps: Annotated[bool, typer.Option("--all", help="Keys of every application.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """List keys (never their secrets)."""
     cli_state = state(ctx)
-    app_id = None if all_apps else cli_state.app_id()
+    if all_apps:
+        app_id = None
+    elif app_key:
+        with cli_state.app.store.connect() as conn:
+            app_id = str(app_store.resolve_app(conn, app_key)["Id"])
+    else:
+        app_id = cli_state.app_id()
     items = keyring.list_keys(cli_state.app, app_id)
 
     def render() -> None:
