@@ -145,3 +145,25 @@ def test_twiml_requests_without_a_valid_signature_are_refused(world: Any) -> Non
         )
         assert response.status_code == 403
     wait_for_outcome(app, app_id, call_id or "")
+
+
+def test_a_repeated_answer_request_repeats_the_open_prompt(world: Any) -> None:
+    from twilio.request_validator import RequestValidator
+
+    from renraku.store import calls as call_store
+
+    app, app_id, _, public = world
+    _, ep = seed_user(app, "User7", "+819022222222")
+    (result,) = app.channels["VOICE"].deliver([delivery(app_id, ep, key="tw-7")])
+    call = wait_for_outcome(app, app_id, result.provider_message_id or "")
+    # Replay the answer on a call reset to its open prompt (as if Twilio asked twice).
+    with app.store.begin() as conn:
+        state = dict(call["State"], Waiting="input", Action="ask-press-1", EndReason=None)
+        call_store.update_call(conn, app_id, call["Id"], {"State": state, "Outcome": None})
+    url = f"{public}/twilio/voice/{call['Id']}"
+    form = {"CallSid": "CA7", "AnsweredBy": "human"}
+    signature = RequestValidator(TOKEN).compute_signature(url, form)
+    answer = httpx.post(url, data=form, headers={"X-Twilio-Signature": signature})
+    assert answer.status_code == 200
+    assert "<Gather" in answer.text
+    assert "1を押して下さい" in answer.text

@@ -324,3 +324,15 @@ def test_mark_reached_can_name_the_attribute_and_the_values() -> None:
     assert step.commands[0] == MarkReached(
         action="a", status="DONE", attribute="Status", others="SKIP"
     )
+
+
+def test_pending_repeats_the_open_prompt_and_hangs_up_an_ended_call() -> None:
+    from renraku.domain.flows.interpreter import pending
+
+    flow = load("seed-flow.json")
+    fresh = placed()
+    assert pending(flow, fresh) == ()
+    waiting = advance(flow, fresh, Answered())
+    assert pending(flow, waiting.state) == waiting.commands
+    ended = advance(flow, waiting.state, InputTimeout()).state
+    assert pending(flow, ended) == (Disconnect("flow disconnected"),)

@@ -35,6 +35,7 @@ from renraku.domain.flows import (
     Say,
     new_call,
 )
+from renraku.domain.flows.interpreter import pending
 from renraku.domain.flows.voices import twilio_voice
 from renraku.services import calls as call_service
 from renraku.services.call_functions import FunctionInvoker, RuntimeInvoker
@@ -161,6 +162,8 @@ class TwimlRoutes:
                     "TimedOut": isinstance(event, InputTimeout),
                 }
             )
+        if kind == "answer" and state.path:  # Twilio asked again: repeat where the call waits
+            return render(pending(ctx.flow(state.flow_id), state), self.base(call_id))
         state, commands = drive(ctx, state, event, now)
         for cmd in commands:
             say = cmd.prompt if isinstance(cmd, Gather) else cmd

@@ -166,6 +166,31 @@ def _prompt(action: Action, state: CallState, data: Mapping[str, Any]) -> Say | 
     )
 
 
+def _gather(action: Action, state: CallState, data: Mapping[str, Any]) -> Gather:
+    p = action.parameters
+    stored = str(p.get("StoreInput", "False")).lower() == "true"
+    validation = (p.get("InputValidation") or {}).get("CustomValidation") or {}
+    dtmf = p.get("DTMFConfiguration") or {}
+    return Gather(
+        action=action.identifier,
+        prompt=_prompt(action, state, data),
+        timeout_seconds=float(p.get("InputTimeLimitSeconds", DEFAULT_INPUT_SECONDS)),
+        max_digits=int(validation.get("MaximumLength", 20)) if stored else 1,
+        terminator=str(dtmf.get("InputTerminationSequence", "#")) if stored else "",
+    )
+
+
+def pending(flow: Flow, state: CallState) -> tuple[Command, ...]:
+    """What puts the phone back where the call waits (for a request the provider repeats): the
+    input prompt still open, a disconnect when the call has ended, else nothing."""
+    if state.done:
+        return (Disconnect(state.end_reason or "flow ended"),)
+    action = flow.actions.get(state.action or "")
+    if state.waiting == "input" and action is not None:
+        return (_gather(action, state, flow_data(state)),)
+    return ()
+
+
 def _end(state: CallState, reason: str) -> CallState:
     return replace(state, waiting="done", action=None, end_reason=reason)
 
@@ -210,18 +235,7 @@ def _run(flow: Flow, state: CallState, start: str | None) -> Step:
             else:
                 commands.append(say)
         elif kind == "GetParticipantInput":
-            stored = str(p.get("StoreInput", "False")).lower() == "true"
-            validation = (p.get("InputValidation") or {}).get("CustomValidation") or {}
-            dtmf = p.get("DTMFConfiguration") or {}
-            commands.append(
-                Gather(
-                    action=action.identifier,
-                    prompt=_prompt(action, state, data),
-                    timeout_seconds=float(p.get("InputTimeLimitSeconds", DEFAULT_INPUT_SECONDS)),
-                    max_digits=int(validation.get("MaximumLength", 20)) if stored else 1,
-                    terminator=str(dtmf.get("InputTerminationSequence", "#")) if stored else "",
-                )
-            )
+            commands.append(_gather(action, state, data))
             return Step(replace(state, waiting="input", action=action.identifier), tuple(commands))
         elif kind == "UpdateContactAttributes":
             attrs = dict(state.attributes)
