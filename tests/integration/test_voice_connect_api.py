@@ -3,6 +3,7 @@ renraku key, against a real uvicorn server; the seed's call-initiator function r
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from fastapi import FastAPI
 from voice_helpers import (
+    EXAMPLES,
     SEED_FUNCTION,
     call_status,
     make_app,
@@ -28,6 +30,7 @@ from renraku.api.connect import build_router
 from renraku.app import App
 from renraku.channels.voice_simulator import SimulatedVoice, parse_script
 from renraku.services import calls as call_service
+from renraku.services import flows as flow_service
 from renraku.services.call_functions import LocalInvoker
 
 # The deck's call-initiator sample (Python 3.9, boto3), with the imports it relies on.
@@ -209,3 +212,55 @@ def test_the_seeds_call_initiator_function_places_calls_unmodified(
     assert calls["+819011111111"]["Attributes"]["UserId"] == "User1"
     assert calls["+819022222222"]["Outcome"] == "NO_ANSWER"
     assert os.environ["CONTACT_FLOW_ID"] == "pinpoint-connect-demo-flow-BB"
+
+
+def test_contact_flows_are_created_versioned_described_and_listed_through_boto3(
+    served: Any,
+) -> None:
+    _app, app_id, url, key = served
+    connect = client(url, key)
+    content = (EXAMPLES / "seed-flow-mark-reached.json").read_text(encoding="utf-8")
+    created = connect.create_contact_flow(
+        InstanceId=app_id, Name="reached", Type="CONTACT_FLOW", Content=content
+    )
+    flow_id = created["ContactFlowId"]
+    assert created["ContactFlowArn"].endswith(f"/contact-flow/{flow_id}")
+    connect.update_contact_flow_content(InstanceId=app_id, ContactFlowId=flow_id, Content=content)
+    described = connect.describe_contact_flow(InstanceId=app_id, ContactFlowId=flow_id)
+    assert described["ContactFlow"]["Name"] == "reached"
+    assert described["ContactFlow"]["Version"] == 2
+    assert json.loads(described["ContactFlow"]["Content"])["StartAction"] == "enable-logging"
+    names = [
+        f["Name"] for f in connect.list_contact_flows(InstanceId=app_id)["ContactFlowSummaryList"]
+    ]
+    assert sorted(names) == ["pinpoint-connect-demo-flow-BB", "reached"]
+    started = connect.start_outbound_voice_contact(
+        InstanceId=app_id, ContactFlowId=flow_id, DestinationPhoneNumber="+819011111111"
+    )
+    assert started["ContactId"]
+
+
+def test_a_flow_renraku_cannot_run_is_refused_with_every_problem(served: Any) -> None:
+    app, app_id, url, key = served
+    connect = client(url, key)
+    data = json.loads((EXAMPLES / "seed-flow.json").read_text(encoding="utf-8"))
+    data["Actions"].append({"Identifier": "queue", "Type": "TransferContactToQueue"})
+    data["StartAction"] = "nowhere"
+    with pytest.raises(ClientError) as info:
+        connect.create_contact_flow(
+            InstanceId=app_id, Name="bad", Type="CONTACT_FLOW", Content=json.dumps(data)
+        )
+    error = info.value.response
+    assert error["Error"]["Code"] == "InvalidContactFlowException"
+    assert "TransferContactToQueue" in error["Error"]["Message"]
+    with pytest.raises(ClientError) as dup:
+        connect.create_contact_flow(
+            InstanceId=app_id,
+            Name="pinpoint-connect-demo-flow-BB",
+            Type="CONTACT_FLOW",
+            Content=(EXAMPLES / "seed-flow.json").read_text(encoding="utf-8"),
+        )
+    assert dup.value.response["Error"]["Code"] == "DuplicateResourceException"
+    assert [f["Name"] for f in flow_service.list_all(app, app_id)] == [
+        "pinpoint-connect-demo-flow-BB"
+    ]

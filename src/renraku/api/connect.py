@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from renraku.api import connect_flows
 from renraku.api.auth import Authenticator, AuthError, Principal
 from renraku.api.sigv4 import SignedRequest
 from renraku.app import App
@@ -46,14 +47,19 @@ Operation = Callable[[Principal | None, Mapping[str, Any]], Mapping[str, Any]]
 
 
 class ConnectError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, extra: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.extra = dict(extra or {})  # more members of the error body (e.g. "problems")
 
 
-def _error(status: int, code: str, message: str, request_id: str) -> Response:
+def _error(
+    status: int, code: str, message: str, request_id: str, extra: Mapping[str, Any] | None = None
+) -> Response:
     return Response(
-        json.dumps({"Message": message}, ensure_ascii=False),
+        json.dumps({"Message": message, **(extra or {})}, ensure_ascii=False),
         status_code=status,
         media_type="application/json",
         headers={"x-amzn-ErrorType": code, "x-amzn-RequestId": request_id},
@@ -138,7 +144,7 @@ class ConnectApi:
             response = _ok(op(principal, params), request_id)
         except ConnectError as exc:
             status = exc.status
-            response = _error(exc.status, exc.code, exc.message, request_id)
+            response = _error(exc.status, exc.code, exc.message, request_id, exc.extra)
         except InvalidInput as exc:
             status = 400
             message = "; ".join(str(p) for p in exc.problems) or str(exc)
@@ -350,6 +356,11 @@ def build_router(app: App, auth: Authenticator | None = None) -> APIRouter:
     api = ConnectApi(app, auth)
     router = APIRouter(tags=["connect"], include_in_schema=False)
 
+    def flow_op(
+        op: Callable[[ConnectApi, Principal | None, Mapping[str, Any]], Mapping[str, Any]],
+    ) -> Operation:
+        return lambda principal, params: op(api, principal, params)
+
     @router.put("/contact/outbound-voice")
     async def start_outbound_voice_contact(request: Request) -> Response:
         return await api._run(request, api.start_outbound_voice_contact)
@@ -376,6 +387,44 @@ def build_router(app: App, auth: Authenticator | None = None) -> APIRouter:
     @router.post("/contact/stop")
     async def stop_contact(request: Request) -> Response:
         return await api._run(request, api.stop_contact)
+
+    @router.put("/contact-flows/{InstanceId}")
+    async def create_contact_flow(request: Request, InstanceId: str) -> Response:
+        return await api._run(
+            request, flow_op(connect_flows.create_contact_flow), InstanceId=InstanceId
+        )
+
+    @router.get("/contact-flows/{InstanceId}/{ContactFlowId}")
+    async def describe_contact_flow(
+        request: Request,
+        InstanceId: str,
+        ContactFlowId: str,
+    ) -> Response:
+        return await api._run(
+            request,
+            flow_op(connect_flows.describe_contact_flow),
+            InstanceId=InstanceId,
+            ContactFlowId=ContactFlowId,
+        )
+
+    @router.post("/contact-flows/{InstanceId}/{ContactFlowId}/content")
+    async def update_contact_flow_content(
+        request: Request,
+        InstanceId: str,
+        ContactFlowId: str,
+    ) -> Response:
+        return await api._run(
+            request,
+            flow_op(connect_flows.update_contact_flow_content),
+            InstanceId=InstanceId,
+            ContactFlowId=ContactFlowId,
+        )
+
+    @router.get("/contact-flows-summary/{InstanceId}")
+    async def list_contact_flows(request: Request, InstanceId: str) -> Response:
+        return await api._run(
+            request, flow_op(connect_flows.list_contact_flows), InstanceId=InstanceId
+        )
 
     @router.post("/voice/connect/outcome")
     async def report_outcome(request: Request) -> Response:
