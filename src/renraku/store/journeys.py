@@ -202,18 +202,22 @@ def set_state(
 
 
 def due_entries(conn: Connection, now: str) -> list[Any]:
-    """Active journeys whose next segment entry (first or a refresh) is due."""
-    return list(
-        conn.execute(
-            select(journeys).where(
-                and_(
-                    journeys.c.state == "ACTIVE",
-                    journeys.c.next_entry_at.is_not(None),
-                    journeys.c.next_entry_at <= now,
-                )
-            )
+    """Active journeys whose next segment entry (first or a refresh) is due.
+
+    On PostgreSQL the rows are locked for the transaction and rows another worker holds are
+    skipped, so one entry run is done by one worker (two would admit the same participants once,
+    thanks to ON CONFLICT, but write their ``journey.entered`` events twice).
+    """
+    stmt = select(journeys).where(
+        and_(
+            journeys.c.state == "ACTIVE",
+            journeys.c.next_entry_at.is_not(None),
+            journeys.c.next_entry_at <= now,
         )
     )
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(conn.execute(stmt))
 
 
 def next_entry_time(conn: Connection) -> str | None:
