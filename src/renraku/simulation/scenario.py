@@ -25,7 +25,6 @@ from typing import Any
 
 from renraku.app import App, build_app
 from renraku.domain.journeys.validation import problems as journey_problems
-from renraku.domain.sms_encoding import measure
 from renraku.domain.timefmt import iso, parse_iso
 from renraku.engine.clock import VirtualClock
 from renraku.engine.worker import Worker
@@ -44,7 +43,6 @@ from renraku.store import calls as call_store
 from renraku.store import journeys as journey_store
 from renraku.store import participants as participant_store
 from renraku.store import reach as reach_store
-from renraku.store import templates as template_store
 
 FLOW_NAME = "seed-press-one"
 START_SEGMENT = "seed-customers"
@@ -349,7 +347,7 @@ def outcome(app: App, setup: Setup, sim: SimulationSettings, seed: int, started:
         send_counts = reach_store.send_counts(conn, app_id, journey_id)
         calls = reach_store.journey_calls(conn, app_id, journey_id)
         last = reach_store.last_event_time(conn, app_id, journey_id)
-        sms_body = _sms_body(conn, app_id, setup.journey)
+        sms_sent = reach_store.sent_templates(conn, app_id, journey_id, "SMS")
     per_user: dict[str, dict[str, tuple[str, bool]]] = {}
     for user, channel, attributes, opt_out in endpoints:
         if user:
@@ -387,8 +385,7 @@ def outcome(app: App, setup: Setup, sim: SimulationSettings, seed: int, started:
         if c["answered_at"] and c["ended_at"]:
             seconds = (parse_iso(c["ended_at"]) - parse_iso(c["answered_at"])).total_seconds()
             minutes += max(1, -(-int(seconds) // 60))
-    segments = measure(sms_body).segments if sms_body else 1
-    sms_segments = sends.get("SMS", 0) * segments
+    sms_segments = _sms_segments(app, app_id, sms_sent)
     prices = sim.prices
     costs = {
         "SMS": round(sms_segments * prices.sms_segment, 4),
@@ -417,15 +414,19 @@ def outcome(app: App, setup: Setup, sim: SimulationSettings, seed: int, started:
     )
 
 
-def _sms_body(conn: Any, app_id: str, journey: Mapping[str, Any]) -> str | None:
-    """The body of the journey's first SMS template, to count segments (variables as written)."""
-    for act in (journey.get("Activities") or {}).values():
-        name = ((act or {}).get("SMS") or {}).get("TemplateName")
-        if name and template_store.exists(conn, app_id, name, "SMS"):
-            request = template_store.get(conn, app_id, name, "SMS")
-            body = request.get("Body") or (request.get("SMSTemplate") or {}).get("Body")
-            return str(body) if body else None
-    return None
+def _sms_segments(app: App, app_id: str, sent: list[tuple[str, str | None]]) -> int:
+    """SMS segments of the messages sent, each template rendered for its recipient (a name in
+    kanji can turn a GSM-7 text into UCS-2, and a long one into two parts)."""
+    total = 0
+    for endpoint_id, template in sent:
+        if not template:
+            total += 1
+            continue
+        preview = template_service.render_preview(
+            app, app_id, template, "SMS", endpoint_id=endpoint_id
+        )
+        total += int((preview.get("Length") or {}).get("Segments", 1))
+    return total
 
 
 def _peak(calls: list[dict[str, Any]]) -> int:

@@ -112,3 +112,20 @@ def last_event_time(conn: Connection, app_id: str, journey_id: str) -> str | Non
         )
     ).scalar_one()
     return str(value) if value else None
+
+
+def sent_templates(
+    conn: Connection, app_id: str, journey_id: str, channel: str
+) -> list[tuple[str, str | None]]:
+    """(endpoint id, template name) of every accepted send of ``channel``."""
+    rows = conn.execute(
+        select(sends.c.endpoint_id, sends.c.payload).where(
+            and_(
+                sends.c.app_id == app_id,
+                sends.c.journey_id == journey_id,
+                sends.c.channel == channel,
+                sends.c.status == "sent",
+            )
+        )
+    )
+    return [(r[0], (r[1] or {}).get("template")) for r in rows]
