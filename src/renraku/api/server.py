@@ -9,19 +9,17 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
 
 from renraku import __version__
 from renraku.api import connect, hooks, problems, twiml
 from renraku.api.auth import Authenticator
-from renraku.api.aws.pinpoint.router import PinpointEndpoint
+from renraku.api.aws.pinpoint.router import PinpointEndpoint, PinpointMiddleware
 from renraku.api.keyring import KeyRing
 from renraku.api.metrics import Metrics, MetricsMiddleware
 from renraku.api.native import routes as native_routes
 from renraku.app import App, build_app
 from renraku.settings import load_settings
 
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 # Set by `renraku serve` once it has migrated the database, so workers do not race to migrate.
 SCHEMA_READY_ENV = "RENRAKU_SERVE_SCHEMA_READY"
 
@@ -85,13 +83,11 @@ def create_api(app: App) -> FastAPI:
     api.include_router(hooks.router)
     api.include_router(connect.build_router(app, auth))
     api.include_router(twiml.build_router(app))
-    pinpoint = PinpointEndpoint(app, auth)
-    api.router.routes.append(
-        Route("/v1/{rest:path}", pinpoint.endpoint, methods=ALL_METHODS, include_in_schema=False)
-    )
     from renraku.web.mount import mount_dashboard
 
     mount_dashboard(api, app)  # the dashboard under /ui; / redirects there
+    # Pinpoint's surface takes every /v1/ request before routing (see PinpointMiddleware).
+    api.add_middleware(PinpointMiddleware, endpoint=PinpointEndpoint(app, auth))
     api.add_middleware(MetricsMiddleware, metrics=metrics)
     return api
 

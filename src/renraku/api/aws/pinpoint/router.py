@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from renraku.api.auth import Authenticator, AuthError, Principal
 from renraku.api.aws.pinpoint import apps as _apps  # noqa: F401  (registers handlers)
@@ -174,3 +175,24 @@ class PinpointEndpoint:
         return error_response(
             409, "ConflictException", f"conflicting write: {exc.orig}", request_id
         )
+
+
+class PinpointMiddleware:
+    """Sends every request under ``/v1/`` to the Pinpoint endpoint before any routing.
+
+    Path routing would refuse ids that decode to control characters (``%0A``); Pinpoint's
+    surface must answer those itself, in its own error format.
+    """
+
+    PREFIX = "/v1/"
+
+    def __init__(self, app: ASGIApp, endpoint: PinpointEndpoint) -> None:
+        self.app = app
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.PREFIX):
+            response = await self.endpoint.endpoint(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
