@@ -155,3 +155,21 @@ def test_pagination_tokens_round_trip_and_forgeries_name_the_field() -> None:
     with pytest.raises(InvalidInput) as exc:
         paginate(items, "0", None)
     assert exc.value.problems[0].path == "page-size"
+
+
+def test_every_pinpoint_operation_in_botocores_model_routes_to_itself() -> None:
+    from renraku.api.aws.pinpoint.model import RequestError, pinpoint_model
+
+    model = pinpoint_model()
+    assert len(model.operations) > 100
+    for op in model.operations.values():
+        path = "/" + "/".join("id%20%2F1" if s.startswith("{") else s for s in op.template)
+        routed, labels = model.match(op.method, path)
+        assert routed.name == op.name
+        assert all(value == "id /1" for value in labels.values())
+    with pytest.raises(RequestError) as exc:
+        model.match("PATCH", "/v1/apps")
+    assert exc.value.status == 405
+    with pytest.raises(RequestError) as exc:
+        model.match("GET", "/v1/apps//endpoints/x")
+    assert exc.value.status == 404

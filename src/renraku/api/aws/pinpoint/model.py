@@ -7,7 +7,7 @@ generated from, so a route cannot drift from what the client sends.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -72,6 +72,39 @@ def _segments(path: str) -> tuple[str, ...]:
     return tuple(path.strip("/").split("/"))
 
 
+class _Node:
+    """One level of the route trie: literal children, one label child, operations by method."""
+
+    __slots__ = ("label", "literals", "operations")
+
+    def __init__(self) -> None:
+        self.literals: dict[str, _Node] = {}
+        self.label: _Node | None = None
+        self.operations: dict[str, Operation] = {}
+
+    def child(self, segment: str) -> _Node:
+        if segment.startswith("{"):
+            if self.label is None:
+                self.label = _Node()
+            return self.label
+        return self.literals.setdefault(segment, _Node())
+
+    def find(
+        self, parts: tuple[str, ...], depth: int, values: tuple[str, ...]
+    ) -> Iterator[tuple[_Node, tuple[str, ...]]]:
+        """Every node matching ``parts``, literal segments first."""
+        if depth == len(parts):
+            if self.operations:
+                yield self, values
+            return
+        segment = parts[depth]
+        literal = self.literals.get(segment)
+        if literal is not None:
+            yield from literal.find(parts, depth + 1, values)
+        if self.label is not None and segment:
+            yield from self.label.find(parts, depth + 1, (*values, segment))
+
+
 class PinpointModel:
     """Every Pinpoint operation, matched by method and path."""
 
@@ -88,31 +121,27 @@ class PinpointModel:
                 status=int(op.http.get("responseCode", 200)),
                 model=op,
             )
-        # By segment count, most literal first, so /jobs/import wins over /jobs/{job-id}.
-        self._by_length: dict[int, list[Operation]] = {}
-        for bound in sorted(self.operations.values(), key=lambda o: -o.literal_count):
-            self._by_length.setdefault(len(bound.template), []).append(bound)
+        # A trie over path segments; literal segments win over labels (/jobs/import over
+        # /jobs/{job-id}), as in Pinpoint's own routing.
+        self._root = _Node()
+        for bound in self.operations.values():
+            node = self._root
+            for segment in bound.template:
+                node = node.child(segment)
+            node.operations[bound.method] = bound
 
     def match(self, method: str, raw_path: str) -> tuple[Operation, dict[str, str]]:
         """The operation for ``method`` and the still percent-encoded ``raw_path``.
 
         Raises RequestError (404 when no operation has this path, 405 when the method differs).
         """
-        parts = _segments(raw_path)
         path_matched = False
-        for op in self._by_length.get(len(parts), ()):
-            labels: dict[str, str] = {}
-            for want, got in zip(op.template, parts, strict=True):
-                if want.startswith("{"):
-                    if not got:
-                        break
-                    labels[want[1:-1]] = unquote(got)
-                elif want != got:
-                    break
-            else:
-                path_matched = True
-                if op.method == method:
-                    return op, labels
+        for node, values in self._root.find(_segments(raw_path), 0, ()):
+            path_matched = True
+            op = node.operations.get(method)
+            if op is not None:
+                names = [seg[1:-1] for seg in op.template if seg.startswith("{")]
+                return op, {n: unquote(v) for n, v in zip(names, values, strict=True)}
         if path_matched:
             raise RequestError(
                 405, "MethodNotAllowedException", f"{method} is not allowed on {raw_path}"
