@@ -52,6 +52,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         from renraku.engine.clock import build_clock
 
         clock = build_clock(settings.clock, store)
+    from renraku.channels import buckets
+
+    buckets.use(store, settings.redis_url)
     app = App(
         settings=settings,
         store=store,

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     journeys: JourneySettings = JourneySettings()
     dashboard: DashboardSettings = DashboardSettings()
     simulation: SimulationSettings = SimulationSettings()
+    redis_url: str | None = None  # RENRAKU_REDIS_URL: shared token buckets in Redis
 
     @classmethod
     def settings_customise_sources(

@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-
 CLI = [sys.executable, "-c", "from renraku.cli import main; main()"]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from renraku.channels.buckets import for_store
 from renraku.channels.config import PolicySettings, RetrySettings
 from renraku.domain.endpoints import Endpoint
 from renraku.store import Store
@@ -153,10 +154,9 @@ class RateLimiter:
         burst = float(self.settings.burst.get(provider) or max(1.0, rate))
         waited = 0.0
         while True:
-            with self.store.begin() as conn:
-                wait = dv.take_token(
-                    conn, f"provider:{provider}", rate=rate, burst=burst, now=self.clock()
-                )
+            wait = for_store(self.store).take_one(
+                None, f"provider:{provider}", rate=rate, burst=burst, now=self.clock()
+            )
             if wait <= 0:
                 return waited
             if waited + wait > self.max_wait_seconds:

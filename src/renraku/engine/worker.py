@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from renraku.channels import buckets as shared_buckets
 from renraku.domain.journeys.model import (
     Emit,
     Journey,
@@ -153,8 +154,8 @@ class Worker:
         at = now.timestamp()
         for key, rate in buckets.items():
             wanted = sum(n for _, n in wants[key])
-            granted = send_store.take_tokens(
-                conn, key, wanted, rate=rate, burst=max(rate, 1.0), at=at
+            granted = shared_buckets.for_store(self.app.store).take_up_to(
+                conn, key, wanted, rate=rate, burst=max(rate, 1.0), now=at
             )
             used = 0
             for o, n in wants[key]:
