@@ -39,7 +39,7 @@ from renraku.store import apps as app_store
 from renraku.store import endpoints as endpoint_store
 from renraku.store import segments as segment_store
 from renraku.store.engine import normalise_url
-from renraku.store.segment_sql import matching_endpoints, segment_counts
+from renraku.store.segment_sql import matching_endpoints, segment_counts, tune_for_segments
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 SEED_FILTER = "ChannelType = EMAIL and Attributes.CallStatus = PENDING"
@@ -167,6 +167,8 @@ def counts(conn: Any, app_id: str, name: str) -> dict[str, Any]:
 
 
 def listing(conn: Any, app_id: str, name: str) -> int:
+    # As journey entry does before running the statement (PostgreSQL: no JIT for it).
+    tune_for_segments(conn)
     return len(conn.execute(matching_endpoints(conn, app_id, name, now=NOW)).all())
 
 

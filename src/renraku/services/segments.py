@@ -29,7 +29,7 @@ from renraku.errors import Conflict, InvalidInput, NotFound, Problem
 from renraku.store import endpoints as endpoint_store
 from renraku.store import segments as segment_store
 from renraku.store.schema import endpoints, segment_members
-from renraku.store.segment_sql import segment_counts, segment_predicate
+from renraku.store.segment_sql import segment_counts, segment_predicate, tune_for_segments
 
 if TYPE_CHECKING:
     from renraku.app import App
@@ -226,6 +226,7 @@ def count(app: App, app_id: str, key: str) -> dict[str, Any]:
 
 
 def _rows(conn: Connection, app_id: str, key: str, now: datetime, *, by_user: bool) -> Any:
+    tune_for_segments(conn)
     where = and_(endpoints.c.app_id == app_id, segment_predicate(conn, app_id, key, now=now))
     order = (endpoints.c.user_id, endpoints.c.id) if by_user else (endpoints.c.id,)
     stmt = select(endpoints).where(where).order_by(*order)
