@@ -274,8 +274,9 @@ class SimulatedVoice:
                 outcome=outcome,
                 reason=reason[outcome],
                 ended_at=iso(end),
+                updates={"ProviderCallId": f"sim-{request.call_id}"},
             )
-            return f"sim-{request.call_id}"
+            return None  # the record already names the simulated call
         answered = clock.add(
             callee.ring_seconds if callee.ring_seconds is not None else self.sim.ring_seconds
         )
@@ -309,13 +310,14 @@ class SimulatedVoice:
             answered_at=iso(answered),
             ended_at=iso(clock.at),
             updates={
+                "ProviderCallId": f"sim-{request.call_id}",
                 "Transcript": ctx.log,
                 "Path": list(state.path),
                 "Attributes": dict(state.attributes),
                 "State": state.to_json(),
             },
         )
-        return f"sim-{request.call_id}"
+        return None  # the record already names the simulated call
 
     def _converse(
         self,
