@@ -42,7 +42,8 @@ def looks_like_phone(text: str) -> bool:
     return 7 <= digits <= 17
 
 
-@lru_cache(maxsize=1 << 17)
+# Small on purpose: a list repeats a number on neighbouring rows (call, SMS), not far apart.
+@lru_cache(maxsize=1 << 14)
 def _phone(raw: str, region: str | None) -> tuple[str | None, str | None]:
     try:
         number = phonenumbers.parse(raw, region)

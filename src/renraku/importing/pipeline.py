@@ -8,6 +8,7 @@ are in flight, so memory stays flat however large the file.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -20,10 +21,31 @@ from typing import Any
 from renraku.importing.failures import Failure
 from renraku.importing.readers import Decoder, RawItem, Reader, SourceRecord
 from renraku.importing.rows import RowContext, endpoint_row
-from renraku.store.endpoints import driver_tuple
 
 # Pieces smaller than this are validated in-process: starting workers would cost more.
 PARALLEL_MIN_BYTES = 8 << 20
+
+
+# One encoder, built once: json.dumps with options builds a new one per call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True)
+class RowFormat:
+    """How the store takes rows: column order, and which columns hold JSON text.
+
+    Passed to workers so that they need not import the store (and SQLAlchemy): lighter workers.
+    """
+
+    columns: tuple[str, ...]
+    json_columns: frozenset[str]
+
+    def tuple_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        json_columns = self.json_columns
+        return tuple(
+            (_ENCODE(row[c]) if row[c] else "{}") if c in json_columns else row[c]
+            for c in self.columns
+        )
 
 
 @dataclass
@@ -39,7 +61,9 @@ class ValidatedBatch:
     bytes_read: int = 0
 
 
-def validate_records(ctx: RowContext, decoder: Decoder, items: list[RawItem]) -> ValidatedBatch:
+def validate_records(
+    ctx: RowContext, decoder: Decoder, row_format: RowFormat, items: list[RawItem]
+) -> ValidatedBatch:
     """Decode and validate ``items`` into a batch (a later row with the same id replaces an earlier).
 
     Runs in worker processes: its arguments and result are plain picklable data.
@@ -54,7 +78,7 @@ def validate_records(ctx: RowContext, decoder: Decoder, items: list[RawItem]) ->
             batch.failed_rows += 1
             batch.failures.extend(failures)
         else:
-            by_id[row["id"]] = driver_tuple(row)
+            by_id[row["id"]] = row_format.tuple_of(row)
     # In key order: the store's B-tree inserts then walk the index instead of jumping about.
     batch.ids = sorted(by_id)
     batch.rows = [by_id[i] for i in batch.ids]
@@ -85,13 +109,19 @@ def default_workers(size: int | None) -> int:
 
 
 def validated_batches(
-    reader: Reader, ctx: RowContext, *, batch_size: int, skip: int = 0, workers: int = 0
+    reader: Reader,
+    ctx: RowContext,
+    row_format: RowFormat,
+    *,
+    batch_size: int,
+    skip: int = 0,
+    workers: int = 0,
 ) -> Iterator[ValidatedBatch]:
     """Validated batches of ``reader``'s records in file order; the last one may be empty."""
     decoder = reader.decoder
     if workers <= 0:
         for records, consumed, bytes_read in _chunks(reader, batch_size, skip):
-            batch = validate_records(ctx, decoder, records)
+            batch = validate_records(ctx, decoder, row_format, records)
             batch.consumed, batch.bytes_read = consumed, bytes_read
             yield batch
         return
@@ -104,7 +134,11 @@ def validated_batches(
         try:
             for records, consumed, bytes_read in _chunks(reader, batch_size, skip):
                 pending.append(
-                    (pool.submit(validate_records, ctx, decoder, records), consumed, bytes_read)
+                    (
+                        pool.submit(validate_records, ctx, decoder, row_format, records),
+                        consumed,
+                        bytes_read,
+                    )
                 )
                 if len(pending) >= ahead:
                     yield _settle(pending.popleft())

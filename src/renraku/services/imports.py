@@ -20,7 +20,12 @@ from typing import Any
 from renraku.app import App
 from renraku.errors import ImportRejected, InvalidInput, Problem
 from renraku.importing.failures import Failure
-from renraku.importing.pipeline import ValidatedBatch, default_workers, validated_batches
+from renraku.importing.pipeline import (
+    RowFormat,
+    ValidatedBatch,
+    default_workers,
+    validated_batches,
+)
 from renraku.importing.readers import Reader, open_reader
 from renraku.importing.rows import RowContext
 from renraku.importing.sources import Piece, resolve_pieces
@@ -251,8 +256,9 @@ class _Runner:
         ctx = RowContext(self.app_id, reader.piece.name, self.region, self.now)
         notes = list(reader.notes) if skip == 0 else []
         workers = self.workers if self.workers is not None else default_workers(reader.piece.size)
+        row_format = RowFormat(endpoint_store.COLUMNS, endpoint_store.JSON_COLUMNS)
         batches = validated_batches(
-            reader, ctx, batch_size=self.batch_size, skip=skip, workers=workers
+            reader, ctx, row_format, batch_size=self.batch_size, skip=skip, workers=workers
         )
         pending: ValidatedBatch | None = None
         for batch in batches:

@@ -106,6 +106,9 @@ def _json_text(value: Any) -> str:
     return _ENCODE(value) if value else "{}"
 
 
+# The column order of driver tuples, for code that prepares rows without importing the store.
+COLUMNS = _COLUMNS
+JSON_COLUMNS = _JSON_COLUMNS
 _JSON_AT = tuple(i for i, c in enumerate(_COLUMNS) if c in _JSON_COLUMNS)
 _APP_AT = _COLUMNS.index("app_id")
 _ID_AT = _COLUMNS.index("id")
