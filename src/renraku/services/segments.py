@@ -230,7 +230,7 @@ def _rows(conn: Connection, app_id: str, key: str, now: datetime, *, by_user: bo
     where = and_(endpoints.c.app_id == app_id, segment_predicate(conn, app_id, key, now=now))
     order = (endpoints.c.user_id, endpoints.c.id) if by_user else (endpoints.c.id,)
     stmt = select(endpoints).where(where).order_by(*order)
-    return conn.execution_options(stream_results=True, yield_per=2000).execute(stmt)
+    return conn.execute(stmt, execution_options={"stream_results": True, "yield_per": 2000})
 
 
 def preview(

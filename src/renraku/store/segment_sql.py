@@ -448,7 +448,7 @@ def tune_for_segments(conn: Connection) -> None:
     large audiences (journey entry) should call this first. A no-op on SQLite.
     """
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL jit = off")
+        conn.exec_driver_sql("SET LOCAL jit = off", execution_options={"stream_results": False})
 
 
 def matching_endpoints(
