@@ -42,6 +42,13 @@ class App:
         return iso(self.clock.now())
 
     def close(self) -> None:
+        """Close every channel that holds resources (connections, pools), then the store."""
+        closed: set[int] = set()
+        for channel in self.channels.values():
+            close = getattr(channel, "close", None)
+            if callable(close) and id(channel) not in closed:
+                closed.add(id(channel))
+                close()
         self.store.close()
 
 
