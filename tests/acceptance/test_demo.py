@@ -158,3 +158,17 @@ def test_a_forecast_can_run_over_a_real_segment_of_a_database(demo: tuple[Path, 
     assert data["Figures"]["Sends/VOICE"]["Mean"] == USERS
     # The segment as it is now: customers reached or opted out in the demo are not texted again.
     assert data["Figures"]["Sends/SMS"]["Max"] < summary(folder)["Sends"]["SMS"]
+
+
+def test_the_demo_refuses_to_wipe_a_folder_that_is_not_an_earlier_demo(tmp_path: Path) -> None:
+    keep = tmp_path / "work"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RENRAKU_")}
+    proc = subprocess.run(
+        [RENRAKU, "demo", "--out", "work", "--users", "2"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "not an earlier demo's folder" in proc.stderr
+    assert (keep / "notes.txt").read_text(encoding="utf-8") == "mine"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from renraku.app import build_app
+from renraku.errors import ConfigError
 from renraku.settings import Settings
 from renraku.simulation import report, scenario
 
@@ -82,6 +83,22 @@ def smtp_sink(maildir: Path) -> Iterator[int]:
         controller.stop()
 
 
+DEMO_MARKS = ("summary.json", "renraku.db", "customers.csv")
+
+
+def _clear(out: Path) -> None:
+    """Empty ``out`` for a new run; refuse a folder that holds anything but an earlier demo."""
+    if out.exists():
+        if not out.is_dir() or (
+            any(out.iterdir()) and not any((out / m).exists() for m in DEMO_MARKS)
+        ):
+            raise ConfigError(
+                f"{out} exists and is not an earlier demo's folder; give --out a new folder"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+
+
 def run_demo(
     options: DemoOptions,
     base: Settings | None = None,
@@ -94,9 +111,7 @@ def run_demo(
     started = time.monotonic()
     base = base or Settings()
     out = options.out
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    _clear(out)
     maildir = out / "mail"
     customers = scenario.population_csv(out / "customers.csv", options.users, options.seed)
     start = scenario.start_time(base.simulation, options.start)
