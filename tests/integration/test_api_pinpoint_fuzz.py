@@ -97,7 +97,11 @@ def test_arbitrary_json_never_causes_a_server_error(
         )
         assert response.status_code < 500, (method, path, body, response.text)
         if response.status_code >= 400:
-            assert response.headers.get("x-amzn-ErrorType"), (path, response.status_code, response.text)
+            assert response.headers.get("x-amzn-ErrorType"), (
+                path,
+                response.status_code,
+                response.text,
+            )
             assert set(response.json()) == {"Message", "RequestID"}
 
     try:
