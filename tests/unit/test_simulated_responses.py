@@ -48,3 +48,17 @@ def test_a_figure_over_seeds_is_summarised_as_mean_min_max_and_spread() -> None:
     assert (s.mean, s.low, s.high) == (4, 2, 6)
     assert round(s.stdev, 3) == 1.633
     assert stat([5]).stdev == 0.0
+
+
+def test_a_forecast_warns_when_its_peaks_exceed_the_configured_capacity() -> None:
+    from renraku.settings import Settings
+    from renraku.simulation.forecast import capacity_warnings
+
+    settings = Settings(
+        voice={"capacity": {"max_concurrent_calls": 10}}, journeys={"channel_rates": {"SMS": 0.01}}
+    )
+    stats = {"PeakConcurrentCalls": stat([8, 12]), "PeakSendsPerHour/SMS": stat([30, 40])}
+    warnings = capacity_warnings(stats, settings)
+    assert any("12 calls at once" in w and "max_concurrent_calls = 10" in w for w in warnings)
+    assert any("40 SMS sends in an hour" in w for w in warnings)
+    assert capacity_warnings({"PeakConcurrentCalls": stat([3])}, settings) == []

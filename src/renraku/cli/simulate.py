@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from renraku.cli.common import JsonOpt, console, emit, state
@@ -82,6 +83,8 @@ def render(result: Forecast, html: Path, users: int | None) -> None:
         cost.add_row(f"cost {key}", _span(stats[f"Cost/{key}"], 2))
     console.print(cost)
     console.print(f"Time to finish: {_span(stats['HoursToFinish'], 2)} hours", highlight=False)
+    for warning in result.warnings:
+        console.print(f"[bold yellow]capacity:[/] {escape(warning)}", highlight=False)
     console.print(f"Charts: {html}", highlight=False)
 
 

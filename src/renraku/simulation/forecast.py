@@ -81,6 +81,7 @@ class Forecast:
     seeds: list[int]
     runs: list[dict[str, Any]]
     currency: str
+    warnings: list[str] = field(default_factory=list)
     stats: dict[str, Stat] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -112,6 +113,7 @@ class Forecast:
             "Population": self.population,
             "Seeds": self.seeds,
             "Currency": self.currency,
+            "Warnings": self.warnings,
             "Figures": {k: s.to_json() for k, s in self.stats.items()},
             "Runs": self.runs,
         }
@@ -170,13 +172,36 @@ def forecast(plan: Plan, seeds: Sequence[int], *, jobs: int = 1) -> Forecast:
         if plan.customers
         else f"{plan.users} synthetic customers per seed (the demo's population)"
     )
-    return Forecast(
+    result = Forecast(
         journey_name=str(journey.get("Name") or "journey"),
         population=population,
         seeds=list(seeds),
         runs=runs,
         currency=base.simulation.prices.currency,
     )
+    result.warnings = capacity_warnings(result.stats, base)
+    return result
+
+
+def capacity_warnings(stats: Mapping[str, Stat], settings: Settings) -> list[str]:
+    """Where the forecast's peaks exceed the configured capacity (the forecast itself does not
+    hold calls back for capacity, so a real run would take longer there)."""
+    out = []
+    calls = stats.get("PeakConcurrentCalls")
+    cap = settings.voice.capacity.max_concurrent_calls
+    if calls is not None and calls.high > cap:
+        out.append(
+            f"up to {calls.high:,.0f} calls at once, above [voice.capacity] max_concurrent_calls"
+            f" = {cap}: calls would queue and the journey take longer"
+        )
+    for channel, rate in settings.journeys.channel_rates.items():
+        peak = stats.get(f"PeakSendsPerHour/{channel}")
+        if peak is not None and peak.high > rate * 3600:
+            out.append(
+                f"up to {peak.high:,.0f} {channel} sends in an hour, above [journeys.channel_rates]"
+                f" {channel} = {rate}/s ({rate * 3600:,.0f} an hour)"
+            )
+    return out
 
 
 def settings_json(settings: Settings) -> str:

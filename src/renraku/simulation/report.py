@@ -139,6 +139,7 @@ def forecast_report(forecast: Forecast) -> str:
         if k.startswith("Sends/")
     ]  # fmt: skip
     body = [f'<p class="note">{escape(n)}</p>' for n in forecast.notes()]
+    body += [f"<p><strong>Capacity:</strong> {escape(w)}</p>" for w in forecast.warnings]
     body.append(charts.bars("Customers by outcome (mean, min-max across seeds)", reach))
     body.append(charts.bars("Messages sent per channel", sends))
     body.append("<h2>Sends per hour (mean across seeds, journey time UTC)</h2>")
