@@ -82,9 +82,11 @@ def run_settings(
     voice.capacity.calls_per_second = 1_000_000.0
     voice.allowed_countries = []
     journeys = base.journeys.model_copy(deep=True)
+    # Nothing leaves the machine: SMS and email go to the given local servers or are recorded,
+    # and custom-channel webhooks are always recorded.
     journeys.record_channels = [
         c for c, real in (("SMS", sms_base_url), ("EMAIL", email_port)) if real is None
-    ]
+    ] + ["CUSTOM"]
     data: dict[str, Any] = {
         "db": db_url,
         "clock": {"mode": "virtual", "virtual_start": start},
