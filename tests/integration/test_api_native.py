@@ -355,3 +355,49 @@ def test_settings_and_their_check_are_for_administrator_keys_only(
     scoped = Api(url, app_key(app, _app(admin)))
     _problem(scoped("GET", "/api/v1/settings/check"), 403)
     scoped.close()
+
+
+def test_oversize_bodies_get_413_problem_details_declared_or_streamed(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    app = make_app(sqlite_url, tmp_path, max_body_bytes=2048, max_upload_bytes=4096)
+    try:
+        with live_server(app) as url:
+            admin = Api(url, admin_key(app))
+            app_id = _app(admin)
+            big = {"ChannelType": "EMAIL", "Address": "x" * 5000}
+            declared = admin("PUT", f"/api/v1/apps/{app_id}/endpoints/e1", json=big)
+            assert "2048 bytes" in _problem(declared, 413)["detail"]
+
+            def chunks() -> Iterator[bytes]:
+                yield b'{"ChannelType": "EMAIL", "Address": "'
+                for _ in range(10):
+                    yield b"x" * 500
+                yield b'"}'
+
+            streamed = admin(
+                "PUT",
+                f"/api/v1/apps/{app_id}/endpoints/e1",
+                content=chunks(),
+                headers={"content-type": "application/json"},
+            )
+            _problem(streamed, 413)
+            upload = admin(
+                "POST",
+                f"/api/v1/apps/{app_id}/imports/upload",
+                content=SEED_CSV.encode() * 40,
+                headers={"content-type": "text/csv"},
+            )
+            assert "4096 bytes" in _problem(upload, 413)["detail"]
+            small = admin(
+                "POST",
+                f"/api/v1/apps/{app_id}/imports/upload",
+                content=SEED_CSV.encode(),
+                headers={"content-type": "text/csv"},
+            )
+            assert small.status_code == 201
+            admin.close()
+            with app.store.connect() as conn:
+                assert endpoint_store.find(conn, app_id, "e1") is None
+    finally:
+        app.close()

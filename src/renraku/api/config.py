@@ -24,6 +24,8 @@ class ServerSettings(BaseModel):
     throttle_burst: int = Field(default=2000, ge=1)
     # Largest request body accepted, in bytes (Pinpoint's own limit for PutEvents is 4 MB).
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Largest file accepted by the native upload route (POST /api/v1/apps/{app}/imports/upload).
+    max_upload_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     # SigV4: how far a request's X-Amz-Date may be from the server clock (AWS allows 15 minutes).
     clock_skew_seconds: int = Field(default=300, ge=1, le=3600)
     # How long a looked-up key is trusted before the store is read again (revocation delay).

@@ -15,6 +15,7 @@ from renraku.api import connect, hooks, problems, twiml
 from renraku.api.auth import Authenticator
 from renraku.api.aws.pinpoint.router import PinpointEndpoint, PinpointMiddleware
 from renraku.api.keyring import KeyRing
+from renraku.api.limits import BodyLimitMiddleware
 from renraku.api.metrics import Metrics, MetricsMiddleware
 from renraku.api.native import routes as native_routes
 from renraku.app import App, build_app
@@ -86,6 +87,7 @@ def create_api(app: App) -> FastAPI:
     from renraku.web.mount import mount_dashboard
 
     mount_dashboard(api, app)  # the dashboard under /ui; / redirects there
+    api.add_middleware(BodyLimitMiddleware, settings=app.settings.server)
     # Pinpoint's surface takes every /v1/ request before routing (see PinpointMiddleware).
     api.add_middleware(PinpointMiddleware, endpoint=PinpointEndpoint(app, auth))
     api.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -73,12 +73,16 @@ async def upload_import(
     define_segment: bool = True,
 ) -> Json:
     await run_in_threadpool(owned_app, app, principal, app_id)
-    body = await request.body()
-    if not body.strip():
-        raise InvalidInput([Problem("body", "the uploaded file is empty")], subject="import")
     with tempfile.TemporaryDirectory(prefix="renraku-upload-") as folder:
         path = Path(folder) / name
-        path.write_bytes(body)
+        size = 0
+        # Streamed to disk: lists can be large (server.max_upload_bytes bounds them).
+        with path.open("wb") as out:
+            async for chunk in request.stream():
+                out.write(chunk)
+                size += len(chunk)
+        if size == 0:
+            raise InvalidInput([Problem("body", "the uploaded file is empty")], subject="import")
         options = import_service.ImportOptions(
             source=str(path),
             format=file_format,
