@@ -286,7 +286,7 @@ def trickle_lateness(url: str, journey_id: str, due: int, spread_s: float) -> di
                 .limit(due)
             )
         ]
-    start = time.time() + 12.0  # the worker process starts meanwhile (imports take seconds)
+    start = time.time() + 30.0  # the worker process starts meanwhile (imports take seconds)
     stmt = (
         update(participants)
         .where(and_(participants.c.journey_id == journey_id, participants.c.pkey == bindparam("k")))
@@ -312,7 +312,7 @@ def trickle_lateness(url: str, journey_id: str, due: int, spread_s: float) -> di
         "from renraku.cli import main; main()",
         "worker",
         "--run-for",
-        f"{int(spread_s + 18)}s",
+        f"{int(spread_s + 36)}s",
         "--json",
     ]
     out = subprocess.run(cmd, env=env, capture_output=True, check=True).stdout
