@@ -80,6 +80,8 @@ def _request(op: str, app_id: str, n: int) -> tuple[str, str, bytes]:
         "Address": f"{user}@example.com",
         "User": {"UserId": user},
         "Attributes": {"CallStatus": [random.choice(["Pending", "COMPLETED", "CANCELED"])]},
+        # Distinct bodies: two identical signed PUTs in one second would be refused as a replay.
+        "RequestId": uuid.uuid4().hex,
     }
     return "PUT", f"/v1/apps/{app_id}/endpoints/{user}-email", json.dumps(body).encode()
 
