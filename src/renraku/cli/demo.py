@@ -15,7 +15,8 @@ from rich.table import Table
 
 from renraku.cli.common import JsonOpt, console, emit, err_console, state
 from renraku.services.demo import DemoOptions, DemoResult, run_demo
-from renraku.simulation.scenario import REACH_ROWS, Setup, Snapshot
+from renraku.simulation.outcome import REACH_ROWS
+from renraku.simulation.scenario import Setup, Snapshot
 
 
 def progress_view(snap: Snapshot, activities: list[str], users: int) -> Group:

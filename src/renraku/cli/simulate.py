@@ -19,7 +19,7 @@ from renraku.errors import InvalidInput, Problem
 from renraku.services import segments as segment_service
 from renraku.simulation import report
 from renraku.simulation.forecast import Forecast, Plan, Stat, forecast, settings_json
-from renraku.simulation.scenario import REACH_ROWS
+from renraku.simulation.outcome import REACH_ROWS
 
 
 def _json_file(path: Path | None, what: str) -> Any:

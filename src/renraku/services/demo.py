@@ -24,6 +24,7 @@ from typing import Any
 from renraku.app import build_app
 from renraku.errors import ConfigError
 from renraku.settings import Settings
+from renraku.simulation import outcome as run_outcome
 from renraku.simulation import report, scenario
 
 
@@ -38,7 +39,7 @@ class DemoOptions:
 
 @dataclass
 class DemoResult:
-    outcome: scenario.Outcome
+    outcome: run_outcome.Outcome
     database: str
     report: Path
     summary: Path
@@ -138,7 +139,7 @@ def run_demo(
                 time_scale=options.time_scale,
                 on_step=on_step,
             )
-            outcome = scenario.outcome(app, setup, settings.simulation, options.seed, start)
+            outcome = run_outcome.outcome(app, setup, settings.simulation, options.seed, start)
         finally:
             app.close()
         sms_count = len(sms.state.messages)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from renraku.settings import Settings
+from renraku.simulation import outcome as run_outcome
 from renraku.simulation import scenario
 
 
@@ -153,7 +154,7 @@ def run_seed(plan: Plan, seed: int) -> dict[str, Any]:
                 segments=plan.segments,
             )  # fmt: skip
             scenario.run(app, setup, settings.simulation, seed)
-            return scenario.outcome(app, setup, settings.simulation, seed, start).to_json()
+            return run_outcome.outcome(app, setup, settings.simulation, seed, start).to_json()
         finally:
             app.close()
 

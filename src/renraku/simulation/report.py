@@ -12,7 +12,7 @@ from renraku.simulation import charts
 
 if TYPE_CHECKING:
     from renraku.simulation.forecast import Forecast
-    from renraku.simulation.scenario import Outcome
+    from renraku.simulation.outcome import Outcome
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Hiragino Sans","Noto Sans CJK JP",sans-serif;
