@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint format services browser bench clean
+.PHONY: demo test lint format services browser bench clean docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ demo: $(STAMP)
 
 services:
 	@bash scripts/ensure-services
+
+docs: $(STAMP)
+	$(BIN)/python -m renraku.cli.docgen
 
 browser:
 	@bash scripts/ensure-browser

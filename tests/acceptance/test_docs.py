@@ -112,7 +112,7 @@ def test_the_cli_and_settings_references_are_generated_from_the_current_code() -
     for name, make in docgen.PAGES.items():
         page = DOCS / "reference" / name
         assert page.read_text(encoding="utf-8") == make(), (
-            f"docs/reference/{name} is stale: run `python -m renraku.cli.docgen`"
+            f"docs/reference/{name} is stale: run `make docs` (`python -m renraku.cli.docgen`)"
         )
 
 
