@@ -34,6 +34,7 @@ def test_killing_pool_workers_at_random_points_loses_nothing_and_sends_nothing_t
 ) -> None:
     rng = random.Random(os.environ.get("RENRAKU_CRASH_SEED", "7"))
     app = journey_app(pg_url, start=START)
+    pool = None
     try:
         app_id, users = seed_customers(app, USERS)
         pressed = set(users[: USERS // 3])
@@ -93,4 +94,7 @@ def test_killing_pool_workers_at_random_points_loses_nothing_and_sends_nothing_t
         assert "FAILED" not in metrics
         assert "UNKNOWN" not in metrics
     finally:
+        if pool is not None and pool.poll() is None:
+            pool.kill()
+            pool.communicate()
         app.close()

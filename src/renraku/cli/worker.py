@@ -27,6 +27,7 @@ def _summary(stats: Stats, elapsed: float) -> dict[str, Any]:
         "Claimed": stats.claimed,
         "Sends": stats.sends,
         "Batches": stats.batches,
+        "DbErrors": stats.db_errors,
         "Seconds": round(elapsed, 3),
         "StepsPerSecond": round(stats.steps / elapsed, 1) if elapsed > 0 else 0.0,
         "LatenessP99Seconds": round(p99, 3),

@@ -9,15 +9,17 @@ channels and settle them; (4) reconcile sends whose lease passed.
 from __future__ import annotations
 
 import bisect
+import logging
 import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from renraku.channels import buckets as shared_buckets
 from renraku.domain.journeys.model import (
@@ -42,6 +44,12 @@ from renraku.store import sends as send_store
 if TYPE_CHECKING:
     from renraku.app import App
 
+log = logging.getLogger("renraku.worker")
+T = TypeVar("T")
+# How long a worker keeps retrying a database that fails (connections cut, the server
+# restarting, statement timeouts) before it gives up and exits non-zero.
+DB_RETRY_SECONDS = 300.0
+
 
 @dataclass
 class Stats:
@@ -51,6 +59,7 @@ class Stats:
     claimed: int = 0
     sends: int = 0
     batches: int = 0
+    db_errors: int = 0
     lateness: list[float] = field(default_factory=list)
 
 
@@ -82,6 +91,24 @@ class Worker:
             definition = journey_store.version_definition(conn, app_id, journey_id, version)
             self._journeys[key] = build_journey(app_id, journey_id, version, definition)
         return self._journeys[key]
+
+    def _guarded(self, fn: Callable[[], T]) -> T:
+        """Run ``fn``, retrying with backoff while the database fails transiently.
+
+        A failed tick rolled back its transaction: its claims are free again, and sends it had
+        already handed over are settled by reconciliation after their lease.
+        """
+        delay, started = 0.05, time.monotonic()
+        while True:
+            try:
+                return fn()
+            except (OperationalError, InterfaceError) as exc:
+                self.stats.db_errors += 1
+                if time.monotonic() - started > DB_RETRY_SECONDS:
+                    raise
+                log.warning("database error, retrying in %.2f s: %s", delay, exc.orig or exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     # -- one tick ---------------------------------------------------------------------------
 
@@ -248,7 +275,7 @@ class Worker:
     def _drain(self) -> int:
         done = 0
         while not self._stop():  # a stop request takes effect after the current batch
-            n = self.tick()
+            n = self._guarded(self.tick)
             done += n
             if n == 0:
                 return done
@@ -271,9 +298,9 @@ class Worker:
         deadline = time.time() + max_seconds
         while time.time() < deadline and not self._stop():
             self._drain()
-            if not self._open_sends_wait(deadline):
+            if not self._guarded(lambda: self._open_sends_wait(deadline)):
                 break
-        self._complete_journeys()
+        self._guarded(self._complete_journeys)
         return self.stats
 
     def _next_due(self) -> str | None:
@@ -298,27 +325,27 @@ class Worker:
                 self.run_until_idle()
                 if self._stop():  # never move the clock past work left undone
                     break
-                nxt = self._next_due()
-                now = clock.now()
+                nxt = self._guarded(self._next_due)
+                now = self._guarded(clock.now)
                 if nxt is None or parse_iso(nxt) > end:
-                    clock.set(end)
+                    self._guarded(lambda: clock.set(end))
                     break
                 target = max(parse_iso(nxt), now)
-                clock.set(target)
+                self._guarded(lambda t=target: clock.set(t))  # type: ignore[misc]
                 self._jumps.append((iso(target), time.time()))
             self.run_until_idle()
-            self._complete_journeys()
+            self._guarded(self._complete_journeys)
             return self.stats
-        while clock.now() < end and not (stop and stop()):
-            if self.tick() == 0:
+        while self._guarded(clock.now) < end and not (stop and stop()):
+            if self._guarded(self.tick) == 0:
                 time.sleep(self.cfg.idle_sleep_seconds)
         return self.stats
 
     def run_forever(self, stop: Callable[[], bool]) -> Stats:
         self._stop = stop
         while not stop():
-            if self.tick() == 0:
-                self._complete_journeys()
+            if self._guarded(self.tick) == 0:
+                self._guarded(self._complete_journeys)
                 time.sleep(self.cfg.idle_sleep_seconds)
         return self.stats
 
