@@ -9,6 +9,7 @@ from typing import Any
 from journey_helpers import delivered, journey_app, seed_customers
 
 from renraku.channels import recording
+from renraku.engine import entry
 from renraku.engine.worker import Worker
 from renraku.services import endpoints as endpoint_service
 from renraku.services import events as event_service
@@ -207,6 +208,10 @@ def test_two_workers_on_postgresql_share_the_work_without_sending_twice(pg_url: 
         app_id, _ = seed_customers(app, 40)
         jid = journeys.create(app, app_id, SMS_ONLY)["Id"]
         journeys.publish(app, app_id, jid)
+        # Admit first: one worker runs an entry (the journey row is locked while it does), and
+        # a second that found nothing due yet would rightly go idle.
+        with app.store.begin() as conn:
+            entry.run_due_entries(conn, app.clock.now())
         workers = [Worker(app, batch_size=3), Worker(other, batch_size=3)]
         threads = [threading.Thread(target=w.run_until_idle) for w in workers]
         for t in threads:
