@@ -113,6 +113,9 @@ def _exit_code(exc: RenrakuError) -> int:
 
 def main() -> None:
     """Console-script entry: run the CLI and turn renraku errors into messages and exit codes."""
+    from renraku.masking import configure_logging
+
+    configure_logging()  # secrets always, phone numbers and emails by default, masked in logs
     try:
         cli()
     except RenrakuError as exc:
