@@ -56,6 +56,10 @@ def update_by_key(
     stmt = text(
         f"UPDATE {name} AS t SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) WHERE {cond}"
     )
+    # Each row is found by its primary key: without this the planner, misled by stale statistics
+    # on a table that grew by bulk entry, hashes the whole table for every chunk.
+    conn.execute(text("SET LOCAL enable_hashjoin = off"))
+    conn.execute(text("SET LOCAL enable_mergejoin = off"))
     total = 0
     for lo in range(0, len(rows), _CHUNK):
         chunk = rows[lo : lo + _CHUNK]
