@@ -95,7 +95,7 @@ _COPY_THRESHOLD = 200
 _COLUMNS = tuple(c.name for c in endpoints.columns)
 _JSON_COLUMNS = frozenset({"attributes", "user_attributes", "demographic", "location", "metrics"})
 _STAGE = "renraku_endpoint_stage"
-_SQLITE_BULK_CACHE_KIB = 64 * 1024
+_SQLITE_BULK_CACHE_KIB = 32 * 1024
 
 
 # One encoder, built once: json.dumps with options builds a new one per call.
