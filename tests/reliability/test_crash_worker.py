@@ -3,7 +3,7 @@ harness sends SIGKILL to a random one of them at random moments; the pool restar
 every participant finished, every message reached its provider exactly once, and the journey's
 metrics agree with the ledger and the providers.
 
-CI size: RENRAKU_CRASH_USERS (default 300) users and RENRAKU_CRASH_KILLS (default 30) kills; the
+CI size: RENRAKU_CRASH_USERS (default 600) users and RENRAKU_CRASH_KILLS (default 30) kills; the
 issue's full run is ``RENRAKU_CRASH_USERS=20000`` (see docs/scaling.md).
 """
 
@@ -25,7 +25,7 @@ from renraku.store.participants import participants
 from renraku.store.sends import sends
 
 START = "2026-03-05T01:00:00.000Z"
-USERS = int(os.environ.get("RENRAKU_CRASH_USERS", "300"))
+USERS = int(os.environ.get("RENRAKU_CRASH_USERS", "600"))
 KILLS = int(os.environ.get("RENRAKU_CRASH_KILLS", "30"))
 
 
