@@ -327,7 +327,14 @@ def parse_flow(data: Any, *, source: str = "flow") -> Flow:
         raw_actions = []
     actions: dict[str, Action] = {}
     for i, raw in enumerate(raw_actions):
-        action = _parse_action(raw, f"Actions[{i}]", problems)
+        try:
+            action = _parse_action(raw, f"Actions[{i}]", problems)
+            if action is not None:
+                hash(action.identifier)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            # a value of an unexpected type deep inside the action (found by fuzzing)
+            problems.append(Problem(f"Actions[{i}]", f"has a value of the wrong shape ({exc})"))
+            continue
         if action is None:
             continue
         if action.identifier in actions:
@@ -343,7 +350,9 @@ def parse_flow(data: Any, *, source: str = "flow") -> Flow:
     elif actions and start not in actions and not problems:
         problems.append(Problem("StartAction", f"{start!r} is not an action of this flow"))
     names = {
-        r.get("Identifier") for r in raw_actions if isinstance(r, Mapping)
+        r.get("Identifier")
+        for r in raw_actions
+        if isinstance(r, Mapping) and isinstance(r.get("Identifier"), str)
     }  # rejected ones count as known, so one problem is reported once
     for action in actions.values():
         for target in _targets(action):

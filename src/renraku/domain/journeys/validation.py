@@ -364,12 +364,21 @@ def problems(definition: Mapping[str, Any]) -> list[Problem]:
         found.append(Problem("Activities", "required: an object of activities by id"))
         activities = {}
     for act_id, body in activities.items():
-        _activity(found, f"Activities.{act_id}", body)
-    _windows(found, definition)
-    _limits_and_schedule(found, definition)
+        _guarded(found, f"Activities.{act_id}", _activity, found, f"Activities.{act_id}", body)
+    _guarded(found, "", _windows, found, definition)
+    _guarded(found, "", _limits_and_schedule, found, definition)
     if not any(p.path.startswith("Activities.") and "type" in p.message for p in found):
-        _graph(found, definition)
+        _guarded(found, "Activities", _graph, found, definition)
     return found
+
+
+def _guarded(found: list[Problem], path: str, check: Any, *args: Any) -> None:
+    """Run one check; a value of an unexpected type deep inside (a list where an object belongs,
+    found by fuzzing) becomes a problem at ``path`` rather than a crash."""
+    try:
+        check(*args)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        found.append(Problem(path or "(definition)", f"has a value of the wrong shape ({exc})"))
 
 
 def references(definition: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
