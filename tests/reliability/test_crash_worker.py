@@ -43,7 +43,7 @@ def test_killing_pool_workers_at_random_points_loses_nothing_and_sends_nothing_t
         journeys.publish(app, app_id, created["Id"])
         env = worker_env(pg_url, START)
         pool = renraku(
-            ["worker", "--processes", "2", "--run-for", "1d", "--batch-size", "3", "--json"], env
+            ["worker", "--processes", "2", "--run-for", "1d", "--batch-size", "1", "--json"], env
         )
         kills = 0
         ripe_at: dict[int, float] = {}
@@ -53,7 +53,7 @@ def test_killing_pool_workers_at_random_points_loses_nothing_and_sends_nothing_t
             now = time.monotonic()
             live = children(pool.pid)
             for pid in live:  # each child dies after a random lifetime: mid-start or mid-batch
-                ripe_at.setdefault(pid, now + rng.uniform(0.1, 1.0))
+                ripe_at.setdefault(pid, now + rng.uniform(0.2, 1.2))
             ripe = [p for p in live if now >= ripe_at[p] and p not in killed]
             if ripe:
                 victim = rng.choice(ripe)
