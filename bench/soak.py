@@ -183,6 +183,16 @@ async def _load(
         await asyncio.gather(*(one(client) for _ in range(args.concurrency)))
 
 
+def _restart_postgres() -> None:
+    """Restart the local cluster (Debian's pg_ctlcluster), as a server crash or failover would."""
+    version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        timeout=120,
+    )
+
+
 def _rss_mb(pid: int) -> float:
     try:
         proc = psutil.Process(pid)
@@ -197,6 +207,11 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--interval", type=float, default=30.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--restart-postgres",
+        action="store_true",
+        help="restart the local PostgreSQL server half-way (pg_ctlcluster; disturbs other users)",
+    )
     parser.add_argument("--time-scale", type=float, default=60.0, help="journey seconds per second")
     parser.add_argument("--db", help="database URL (default: a private PostgreSQL schema)")
     parser.add_argument("--json", action="store_true")
@@ -246,8 +261,13 @@ def main() -> None:
         async def run() -> None:
             load = asyncio.create_task(_load(url, app_id, key, args, window))
             started = time.perf_counter()
+            restarted = not args.restart_postgres
             while not load.done():
                 await asyncio.sleep(min(args.interval, 1.0))
+                if not restarted and time.perf_counter() - started > args.duration / 2:
+                    restarted = True
+                    await asyncio.to_thread(_restart_postgres)
+                    windows.append({"t": round(time.perf_counter() - started), "event": "restart"})
                 if time.perf_counter() - started < args.interval * (len(windows) + 1):
                     continue
                 with watch.store.connect() as conn:
@@ -300,6 +320,8 @@ def main() -> None:
         for log in logs:
             log.close()
         _drop_schema(schema)
+    marks = [w for w in windows if "event" in w]
+    windows = [w for w in windows if "event" not in w]
     quarter = max(1, len(windows) // 4)
     first = windows[:quarter]
     last = windows[-quarter:]
@@ -313,6 +335,7 @@ def main() -> None:
         "duration_seconds": args.duration,
         "concurrency": args.concurrency,
         "windows": windows,
+        "marks": marks,
         "participants_finished": int(finished),
         "finished_per_second": round(finished / args.duration, 1),
         "worker_steps": worker_report.get("Steps"),
