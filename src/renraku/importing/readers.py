@@ -7,7 +7,9 @@ headers match case-insensitively with surrounding spaces ignored, and a repeated
 gives the attribute several values. NDJSON holds one Pinpoint endpoint object per line.
 
 Opening a reader checks the header (or the first line) and raises ImportRejected when the file
-cannot be imported at all; per-row problems travel with each record as issues.
+cannot be imported at all; per-row problems travel with each record as issues. ``Reader.raw``
+yields cheap raw items (a row's cells, a JSON line) that the reader's picklable ``decoder`` turns
+into records, so decoding can run in the validation workers.
 """
 
 from __future__ import annotations
