@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from renraku.domain.endpoints import participant_key
 from renraku.domain.journeys.model import parse_duration
@@ -22,6 +22,7 @@ from renraku.store import journeys as journey_store
 from renraku.store import participants as participant_store
 
 CHUNK = 20_000
+ANALYZE_AFTER = 1_000
 
 
 def admit(
@@ -94,6 +95,10 @@ def admit(
         participant_store.reenter(conn, again)
         journey_events.append_many(conn, entered)
         admitted += len(entered)
+    if admitted >= ANALYZE_AFTER and conn.dialect.name == "postgresql":
+        # Fresh statistics, or the planner (believing the journey has a handful of participants)
+        # scans a whole journey for each participant a bulk update touches.
+        conn.execute(text("ANALYZE participants"))
     return admitted
 
 
