@@ -27,7 +27,7 @@ from renraku.store.participants import participants
 from renraku.store.sends import sends
 
 START = "2026-03-05T01:00:00.000Z"
-USERS = 150
+USERS = 300
 ROUNDS = 15
 
 
@@ -55,7 +55,7 @@ def test_cut_connections_and_statement_timeouts_lose_no_participant_and_duplicat
         journeys.publish(app, app_id, created["Id"])
         env = worker_env(_named(pg_url, tag + "wrk", "statement_timeout=400"), START)
         pool = renraku(
-            ["worker", "--processes", "2", "--run-for", "1d", "--batch-size", "4", "--json"], env
+            ["worker", "--processes", "2", "--run-for", "1d", "--batch-size", "2", "--json"], env
         )
         cuts = timeouts = api_checks = 0
         with live_server(app) as base, httpx.Client(base_url=base, timeout=10) as http:

@@ -18,7 +18,7 @@ from renraku.importing.synthetic import write_customer_csv
 from renraku.store.engine import normalise_url
 from renraku.store.schema import endpoints, import_jobs, segment_members
 
-ROWS, BATCH, KILLS = 20_000, 500, 6
+ROWS, BATCH, KILLS = 40_000, 500, 6
 
 
 def test_an_import_killed_at_random_points_and_resumed_has_every_row_once(
@@ -38,7 +38,7 @@ def test_an_import_killed_at_random_points_and_resumed_has_every_row_once(
             proc = subprocess.Popen(
                 command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-            time.sleep(rng.uniform(0.2, 1.8))
+            time.sleep(rng.uniform(0.3, 2.0))
             if proc.poll() is not None:
                 break  # it finished before this kill
             proc.send_signal(signal.SIGKILL)
