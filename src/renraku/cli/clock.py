@@ -13,7 +13,7 @@ from renraku.engine.clock import VirtualClock
 from renraku.errors import Conflict, InvalidInput, Problem
 
 group = typer.Typer(
-    help="The journey clock ([clock] mode = real | accelerated | virtual).", no_args_is_help=True
+    help="The journey clock (\\[clock] mode = real | accelerated | virtual).", no_args_is_help=True
 )
 
 

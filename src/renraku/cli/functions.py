@@ -11,7 +11,7 @@ from renraku.cli.common import JsonOpt, console, emit, err_console, load_json_ar
 from renraku.errors import RenrakuError
 
 group = typer.Typer(
-    help="Lambda-style functions declared in [functions.NAME].", no_args_is_help=True
+    help="Lambda-style functions declared in \\[functions.NAME].", no_args_is_help=True
 )
 
 

@@ -89,6 +89,6 @@ def revoke(
     key_id: Annotated[str, typer.Argument(help="The AccessKeyId.")],
     json_out: JsonOpt = False,
 ) -> None:
-    """Revoke a key; servers refuse it within [server] key_cache_seconds."""
+    """Revoke a key; servers refuse it within \\[server] key_cache_seconds."""
     record = keyring.revoke_key(state(ctx).app, key_id)
     emit(record, json_out, lambda: console.print(f"Revoked {record['AccessKeyId']}."))

@@ -25,7 +25,7 @@ def serve_command(
         typer.Option("--print-openapi", help="Print the native API's OpenAPI document and exit."),
     ] = False,
 ) -> None:
-    """Serve the HTTP API until interrupted (defaults from [server] in renraku.toml)."""
+    """Serve the HTTP API until interrupted (defaults from \\[server] in renraku.toml)."""
     import uvicorn
 
     from renraku.api.keyring import load_master_key
