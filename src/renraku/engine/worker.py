@@ -304,12 +304,20 @@ class Worker:
         return self.stats
 
     def _next_due(self) -> str | None:
+        """The earliest due time, as far as committed work shows.
+
+        The entry time is read before the participants' wake times, on purpose: a segment entry
+        that another worker is running (its journey row locked, so this worker skipped it)
+        commits its participants and its cleared ``next_entry_at`` at once. Read in the other
+        order, with that commit falling between the two statements, neither shows the new
+        participants (not yet committed) nor the entry (already done), and ``run_for`` would
+        jump the shared clock to its end past everyone admitted. In this order either the entry
+        still shows as due or its participants are visible to the second read.
+        """
         with self.app.store.connect() as conn:
-            times = [
-                t
-                for t in (participant_store.next_wake(conn), journey_store.next_entry_time(conn))
-                if t
-            ]
+            entry_at = journey_store.next_entry_time(conn)
+            wake_at = participant_store.next_wake(conn)
+        times = [t for t in (entry_at, wake_at) if t]
         return min(times) if times else None
 
     def run_for(self, duration: timedelta, *, stop: Callable[[], bool] | None = None) -> Stats:
