@@ -194,7 +194,9 @@ def test_the_seed_examples_declare_both_functions() -> None:
         assert (SEED.parents[1] / spec["code"] / "lambda_function.py").is_file(), name
 
 
-def test_suppression_list_and_webhook_secret_are_managed_from_the_command_line(tmp_path: Path) -> None:
+def test_suppression_list_and_webhook_secret_are_managed_from_the_command_line(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "renraku.toml").write_text("", encoding="utf-8")
     run(tmp_path, "apps", "create", "seed")
     assert run(tmp_path, "suppressions", "add", "Taro@Example.jp", "--detail", "asked by phone")[
