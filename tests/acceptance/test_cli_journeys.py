@@ -183,3 +183,39 @@ def test_cli_events_start_a_journey_and_pause_and_cancel_hold_and_end_it(
     assert [p["UserId"] for p in people["Item"]] == ["bob"]
     code, _ = _run(env, "journeys", "resume", jid, ok=False)
     assert code == 5
+
+
+def test_cli_deletes_a_running_journey_with_its_participants_and_sends(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from sqlalchemy import func, select
+
+    from renraku.store.journeys import journey_versions
+    from renraku.store.participants import participants
+    from renraku.store.sends import sends
+
+    path = tmp_path / "journey.yaml"
+    path.write_text(JOURNEY_YAML)
+    _, kept = _run(env, "journeys", "create", str(path))
+    _, created = _run(env, "journeys", "create", str(path), "--publish")
+    jid = created["Id"]
+    _, run = _run(env, "worker", "--run-for", "1h")
+    assert run["Sends"] == 2
+    _, deleted = _run(env, "journeys", "delete", jid, "--yes")
+    assert (deleted["Id"], deleted["State"]) == (jid, "ACTIVE")
+    code, _ = _run(env, "journeys", "show", jid, ok=False)
+    assert code != 0
+    _, listed = _run(env, "journeys", "list")
+    assert [j["Id"] for j in listed["Item"]] == [kept["Id"]]
+    app = build_app(Settings(db=env["RENRAKU_DB"]))
+    try:
+        with app.store.connect() as conn:
+            for table in (participants, sends):
+                left = select(func.count()).where(table.c.journey_id == jid)
+                assert conn.execute(left).scalar() == 0, table.name
+            versions = select(journey_versions.c.journey_id).distinct()
+            assert [r[0] for r in conn.execute(versions)] == [kept["Id"]]
+    finally:
+        app.close()
+    _, run = _run(env, "worker", "--run-for", "3h")
+    assert run["Sends"] == 0  # the deleted journey's waiting participants never wake

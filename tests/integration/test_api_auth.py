@@ -210,6 +210,54 @@ def test_unsigned_requests_are_refused_and_health_is_open(server: tuple[App, str
     assert httpx.get(f"{url}/readyz").json() == {"status": "ready"}
 
 
+def test_metrics_need_an_administrator_key(server: tuple[App, str]) -> None:
+    app, url = server
+    app_id = pinpoint_client(url, admin_key(app)).create_app(
+        CreateApplicationRequest={"Name": "A"}
+    )["ApplicationResponse"]["Id"]
+    anonymous = httpx.get(f"{url}/metrics")
+    assert anonymous.status_code in (401, 403)
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert "renraku_http_requests_total" not in anonymous.text
+    one_app = httpx.get(f"{url}/metrics", headers=bearer(app_key(app, app_id)))
+    assert one_app.status_code == 403
+    assert "administrator key" in one_app.json()["detail"]
+    scraped = httpx.get(f"{url}/metrics", headers=bearer(admin_key(app)))
+    assert scraped.status_code == 200
+    assert "renraku_http_requests_total" in scraped.text
+
+
+def test_public_metrics_setting_opens_metrics_and_nothing_else(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    app = make_app(sqlite_url, tmp_path, public_metrics=True)
+    try:
+        with live_server(app) as url:
+            assert "renraku_http_requests_total" in httpx.get(f"{url}/metrics").text
+            assert httpx.get(f"{url}/api/v1/openapi.json").status_code in (401, 403)
+            assert httpx.get(f"{url}/api/v1/apps").status_code in (401, 403)
+    finally:
+        app.close()
+
+
+def test_the_openapi_document_and_its_page_need_any_valid_key(server: tuple[App, str]) -> None:
+    app, url = server
+    app_id = pinpoint_client(url, admin_key(app)).create_app(
+        CreateApplicationRequest={"Name": "A"}
+    )["ApplicationResponse"]["Id"]
+    for path in ("/api/v1/openapi.json", "/api/v1/docs"):
+        refused = httpx.get(f"{url}{path}")
+        assert refused.status_code in (401, 403), path
+        assert "/api/v1/apps/{app_id}/journeys" not in refused.text
+    key = app_key(app, app_id)
+    document = httpx.get(f"{url}/api/v1/openapi.json", headers=bearer(key))
+    assert document.status_code == 200
+    assert "/api/v1/apps/{app_id}/journeys/{journey_id}" in document.json()["paths"]
+    page = httpx.get(f"{url}/api/v1/docs", headers=bearer(key))
+    assert page.status_code == 200
+    assert "data:application/json;base64," in page.text
+
+
 def test_revoked_keys_are_refused_on_both_apis(server: tuple[App, str]) -> None:
     from renraku.api import keyring
 

@@ -94,31 +94,26 @@ def _problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-def test_the_committed_openapi_document_is_the_served_one(server: tuple[App, str]) -> None:
-    _, url = server
-    served = httpx.get(f"{url}/api/v1/openapi.json").json()
+def test_the_committed_openapi_document_is_the_served_one(admin: Api) -> None:
+    served = admin("GET", "/api/v1/openapi.json").json()
     committed = json.loads((REPO / "openapi.json").read_text(encoding="utf-8"))
     assert served == committed, "regenerate with: renraku serve --print-openapi > openapi.json"
 
 
-def test_metrics_count_requests_by_route_template_not_raw_path(
-    server: tuple[App, str], admin: Api
-) -> None:
-    _, url = server
+def test_metrics_count_requests_by_route_template_not_raw_path(admin: Api) -> None:
     app_id = _app(admin)
     admin("GET", f"/api/v1/apps/{app_id}/endpoints/nope")
-    text = httpx.get(f"{url}/metrics").text
+    text = admin("GET", "/metrics").text
     assert 'route="/api/v1/apps/{app_id}/endpoints/{endpoint_id}",status="404"' in text
     assert app_id not in text
     assert "renraku_http_request_duration_seconds_bucket" in text
     assert "renraku_journey_queue_depth 0.0" in text
 
 
-def test_metrics_report_journeys_by_state(admin: Api, server: tuple[App, str]) -> None:
-    _, url = server
+def test_metrics_report_journeys_by_state(admin: Api) -> None:
     app_id = _app(admin)
     admin("POST", f"/api/v1/apps/{app_id}/journeys", json=SIMPLE_JOURNEY)
-    text = httpx.get(f"{url}/metrics").text
+    text = admin("GET", "/metrics").text
     assert 'renraku_journeys{status="DRAFT"} 1.0' in text
 
 

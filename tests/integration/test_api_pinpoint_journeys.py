@@ -227,3 +227,74 @@ def test_put_events_records_each_event_and_reports_unknown_endpoints_per_item(
     with app.store.connect() as conn:
         recorded = event_store.timeline(conn, app_id, endpoint_ids=[email["Id"]])
     assert any(e["Data"]["EventType"] == "call.answered" for e in recorded)
+
+
+def test_delete_journey_removes_a_running_journey_and_only_its_rows(
+    db_url: str, server: tuple[App, str, Path], seeded: tuple[Any, str], checker: ShapeChecker
+) -> None:
+    from sqlalchemy import func, select
+
+    from renraku.store.journeys import journey_versions
+    from renraku.store.participants import participants
+    from renraku.store.sends import sends
+
+    app, url, _ = server
+    client, app_id = seeded
+    # Different names: two identical requests signed in the same second would be a replay.
+    ids = [
+        client.create_journey(
+            ApplicationId=app_id, WriteJourneyRequest={**pinpoint_journey(), "Name": name}
+        )["JourneyResponse"]["Id"]
+        for name in ("deleted", "kept")
+    ]
+    gone, kept = ids
+    client.create_sms_template(TemplateName="seed-sms", SMSTemplateRequest={"Body": "Hi"})
+    client.create_email_template(
+        TemplateName="seed-email", EmailTemplateRequest={"Subject": "S", "TextPart": "T"}
+    )
+    client.update_journey_state(
+        ApplicationId=app_id, JourneyId=gone, JourneyStateRequest={"State": "ACTIVE"}
+    )
+    now = app.now_iso()
+    with app.store.begin() as conn:
+        for jid in ids:
+            conn.execute(
+                participants.insert().values(
+                    app_id=app_id, journey_id=jid, pkey="User1", user_id="User1", version=1,
+                    entry=1, activity_id="call", phase="wait", status="ACTIVE", wake_at=now,
+                    attempt=0, entered_at=now, activity_at=now, data={},
+                )
+            )  # fmt: skip
+            conn.execute(
+                sends.insert().values(
+                    key=f"{jid}/User1/call", app_id=app_id, journey_id=jid, pkey="User1",
+                    user_id="User1", activity_id="call", endpoint_id="User1-Custom",
+                    channel="CUSTOM", status="PENDING", tries=0, created_at=now, payload={},
+                )
+            )  # fmt: skip
+
+    other_app = client.create_app(CreateApplicationRequest={"Name": "other"})
+    outsider = pinpoint_client(url, app_key(app, other_app["ApplicationResponse"]["Id"]), retries=1)
+    with pytest.raises(ClientError) as exc:
+        outsider.delete_journey(ApplicationId=app_id, JourneyId=gone)
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+    deleted = client.delete_journey(ApplicationId=app_id, JourneyId=gone)["JourneyResponse"]
+    assert (deleted["Id"], deleted["State"]) == (gone, "ACTIVE")
+    assert "DeleteJourney" in checker.checked
+    assert checker.problems == []
+    with pytest.raises(ClientError) as exc:
+        client.get_journey(ApplicationId=app_id, JourneyId=gone)
+    assert exc.value.response["Error"]["Code"] == "NotFoundException"
+    with pytest.raises(ClientError) as exc:
+        client.delete_journey(ApplicationId=app_id, JourneyId="no-such-journey")
+    assert exc.value.response["Error"]["Code"] == "NotFoundException"
+    assert "no-such-journey" in exc.value.response["Error"]["Message"]
+    listed = client.list_journeys(ApplicationId=app_id)["JourneysResponse"]["Item"]
+    assert [j["Id"] for j in listed] == [kept]
+    with app.store.connect() as conn:
+        for table in (participants, sends, journey_versions):
+            column = table.c.journey_id
+            rows = conn.execute(select(column, func.count()).group_by(column))
+            counts = {str(jid): int(n) for jid, n in rows}
+            assert counts == {kept: 1}, table.name

@@ -33,3 +33,6 @@ class ServerSettings(BaseModel):
     # Directories that CreateImportJob may read through file:// URLs (none by default: over HTTP
     # a file:// URL would otherwise read any file the server can). s3:// is always allowed.
     import_file_roots: list[str] = Field(default_factory=list)
+    # /metrics needs an administrator key unless this is true (for a scraper on a trusted network
+    # that cannot send `Authorization: Bearer ...`); the health probes are always open.
+    public_metrics: bool = False

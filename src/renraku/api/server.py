@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -18,15 +21,19 @@ from renraku.api.keyring import KeyRing
 from renraku.api.limits import BodyLimitMiddleware
 from renraku.api.metrics import Metrics, MetricsMiddleware
 from renraku.api.native import routes as native_routes
+from renraku.api.native.deps import PrincipalDep, get_principal
 from renraku.app import App, build_app
 from renraku.settings import load_settings
 
 # Set by `renraku serve` once it has migrated the database, so workers do not race to migrate.
 SCHEMA_READY_ENV = "RENRAKU_SERVE_SCHEMA_READY"
+OPENAPI_PATH = "/api/v1/openapi.json"
 
 DESCRIPTION = """\
-renraku's native API. Every route except `/healthz`, `/readyz` and `/metrics` needs an API key
-(`renraku keys create --app A`): send `Authorization: Bearer ACCESS_KEY_ID.SECRET_ACCESS_KEY`, or
+renraku's native API. Every route except `/healthz` and `/readyz` needs an API key
+(`renraku keys create --app A`); `/metrics` needs an administrator key unless
+`[server] public_metrics = true`, and this document (`/api/v1/openapi.json`, `/api/v1/docs`) any
+valid key. Send `Authorization: Bearer ACCESS_KEY_ID.SECRET_ACCESS_KEY`, or
 sign the request with AWS SigV4 using the same pair. A key belongs to one application and can
 only reach that application's data. Errors are RFC 9457 problem details
 (`application/problem+json`) whose `errors` list names each field at fault.
@@ -42,8 +49,9 @@ def create_api(app: App) -> FastAPI:
         title="renraku",
         version=__version__,
         description=DESCRIPTION,
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        # Served below behind a key instead of FastAPI's open routes.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
     )
     keyring = KeyRing(app)
@@ -70,15 +78,25 @@ def create_api(app: App) -> FastAPI:
             return {"status": "ready"}
         return JSONResponse({"status": "not ready", "detail": detail}, status_code=503)
 
-    api.add_api_route(
-        "/metrics",
-        metrics.endpoint,
-        methods=["GET"],
-        tags=["health"],
-        summary="Prometheus metrics",
-        response_class=JSONResponse,
-        include_in_schema=False,
-    )
+    @api.get("/metrics", include_in_schema=False)
+    async def metrics_text(request: Request) -> Response:
+        if not app.settings.server.public_metrics:
+            principal = await get_principal(request, None)
+            principal.require_admin("read /metrics")
+        return await metrics.endpoint(request)
+
+    @api.get(OPENAPI_PATH, include_in_schema=False)
+    async def openapi_document(principal: PrincipalDep) -> JSONResponse:
+        return JSONResponse(api.openapi())
+
+    @api.get("/api/v1/docs", include_in_schema=False)
+    async def openapi_ui(principal: PrincipalDep) -> HTMLResponse:
+        # The document travels inside the page: the browser's own fetch of it would carry no key.
+        encoded = base64.b64encode(json.dumps(api.openapi()).encode()).decode("ascii")
+        return get_swagger_ui_html(
+            openapi_url=f"data:application/json;base64,{encoded}", title="renraku API"
+        )
+
     api.include_router(native_routes.router)
     # Provider webhooks and the voice surfaces check their own credentials (signatures, tokens).
     api.include_router(hooks.router)

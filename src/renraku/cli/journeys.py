@@ -1,4 +1,5 @@
-"""``renraku journeys``: create, validate, publish, pause, resume, cancel and inspect journeys."""
+"""``renraku journeys``: create, validate, publish, pause, resume, cancel, delete
+and inspect journeys."""
 
 from __future__ import annotations
 
@@ -125,6 +126,21 @@ _state_command("publish", "DRAFT -> ACTIVE: validate fully and start admitting p
 _state_command("pause", "ACTIVE -> PAUSED: hold every participant where it is.")
 _state_command("resume", "PAUSED -> ACTIVE.")
 _state_command("cancel", "End the journey and its participants; nothing more is sent.")
+
+
+@group.command("delete")
+def delete(
+    ctx: typer.Context,
+    key: KeyArg,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete a journey in any state, with its versions, participants and sends."""
+    st = state(ctx)
+    if not yes and not json_out:
+        typer.confirm(f"Delete journey {key} and its participants and sends?", abort=True)
+    journey = service.delete(st.app, st.app_id(), key)
+    emit(journey, json_out, lambda: console.print(f"Deleted journey {journey['Id']}."))
 
 
 @group.command("metrics")

@@ -214,6 +214,19 @@ def cancel(app: App, app_id: str, key: str) -> dict[str, Any]:
     return _transition(app, app_id, key, ("DRAFT", "ACTIVE", "PAUSED"), "CANCELLED")
 
 
+def delete(app: App, app_id: str, key: str) -> dict[str, Any]:
+    """Delete a journey in any state, as Pinpoint does; answers the journey as it was.
+
+    One transaction (the journey row locked on PostgreSQL) removes the journey, its versions,
+    participants and sends together, so a running journey stops: nothing is left to wake or send.
+    """
+    with app.store.begin() as conn:
+        row = journey_store.get(conn, app_id, key, for_update=True)
+        before = to_response(row)
+        journey_store.delete(conn, app_id, row.id)
+    return before
+
+
 def set_state(app: App, app_id: str, key: str, state: str) -> dict[str, Any]:
     """Pinpoint's UpdateJourneyState: ACTIVE (publish or resume), PAUSED, CANCELLED."""
     current = show(app, app_id, key)

@@ -20,7 +20,9 @@ from sqlalchemy import (
 )
 
 from renraku.errors import NotFound
+from renraku.store.participants import participants
 from renraku.store.schema import Json, metadata
+from renraku.store.sends import sends
 
 journeys = Table(
     "journeys",
@@ -246,3 +248,23 @@ def active_with_event_start(conn: Connection, app_id: str) -> list[Any]:
         for r in rows
         if ((r.definition or {}).get("StartCondition") or {}).get("EventStartCondition")
     ]
+
+
+def delete(conn: Connection, app_id: str, journey_id: str) -> None:
+    """Remove the journey with its versions, participants and sends, in the caller's transaction.
+
+    Rows are deleted explicitly rather than left to ON DELETE CASCADE, which SQLite honours only
+    with its foreign-key pragma on, and which ``sends`` (no foreign key) would not get at all.
+    """
+    for table in (sends, participants):
+        conn.execute(
+            table.delete().where(and_(table.c.app_id == app_id, table.c.journey_id == journey_id))
+        )
+    conn.execute(
+        journey_versions.delete().where(
+            and_(journey_versions.c.app_id == app_id, journey_versions.c.journey_id == journey_id)
+        )
+    )
+    conn.execute(
+        journeys.delete().where(and_(journeys.c.app_id == app_id, journeys.c.id == journey_id))
+    )

@@ -1,5 +1,5 @@
-"""Native routes for journeys: create, validate, update, publish, pause, resume, cancel, metrics
-and participants. Bodies are Pinpoint's journey JSON plus renraku's additions (VOICE, End,
+"""Native routes for journeys: create, validate, update, publish, pause, resume, cancel, delete,
+metrics and participants. Bodies are Pinpoint's journey JSON plus renraku's additions (VOICE, End,
 ExitCriteria)."""
 
 from __future__ import annotations
@@ -75,6 +75,14 @@ def resume_journey(app: AppDep, principal: PrincipalDep, app_id: str, journey_id
 def cancel_journey(app: AppDep, principal: PrincipalDep, app_id: str, journey_id: str) -> Json:
     owned_app(app, principal, app_id)
     return journey_service.cancel(app, app_id, journey_id)
+
+
+@router.delete(
+    "/{journey_id}", summary="Delete a journey in any state, with its participants and sends"
+)
+def delete_journey(app: AppDep, principal: PrincipalDep, app_id: str, journey_id: str) -> Json:
+    owned_app(app, principal, app_id)
+    return journey_service.delete(app, app_id, journey_id)
 
 
 @router.get("/{journey_id}/metrics", summary="Execution metrics, in total and per activity")

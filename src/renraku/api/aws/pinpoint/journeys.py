@@ -59,3 +59,8 @@ def get_journey_execution_activity_metrics(call: Call) -> Payload:
     return journey_service.activity_metrics(
         call.app, call.app_id, _journey_id(call), str(call.params["JourneyActivityId"])
     )
+
+
+@operation("DeleteJourney")
+def delete_journey(call: Call) -> Payload:
+    return journey_service.delete(call.app, call.app_id, _journey_id(call))
