@@ -69,9 +69,12 @@ def provider() -> Iterator[tuple[Provider, str]]:
 
 
 def test_timeouts_429s_and_500s_are_retried_within_bounds_and_visible_as_events(
-    pg_url: str, provider: tuple[Provider, str]
+    pg_url: str, provider: tuple[Provider, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prov, url = provider
+    # One endpoint per POST, so each endpoint meets its own fault (retries of several
+    # participants that fall due together would otherwise share a batch of up to 50).
+    monkeypatch.setattr("renraku.channels.custom.BATCH", 1)
     settings = Settings(
         db=pg_url,
         clock=ClockSettings(mode="virtual", virtual_start="2026-03-05T01:00:00.000Z"),
