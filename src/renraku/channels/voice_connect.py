@@ -86,21 +86,15 @@ class ConnectVoice:
         return self._client
 
     def deliver(self, batch: Sequence[Delivery]) -> list[DeliveryResult]:
-        out = []
-        for delivery in batch:
-            request = placement.request_for(self.app, delivery, self)
-            if not request.flow_id and self.cfg.contact_flow_id:
-                request = replace(request, flow_id=self.cfg.contact_flow_id)
-            if delivery.endpoint.opted_out:
-                out.append(placement.refuse(self.app, request, self.provider, "opted out"))
-                continue
-            out.append(placement.place(self.app, request, self))
-        return out
+        return placement.deliver_calls(self.app, batch, self, self._with_default_flow)
 
     def lookup(self, key: str) -> DeliveryResult | None:
-        with self.app.store.connect() as conn:
-            call = call_store.by_send_key(conn, key)
-        return None if call is None else placement.result_of(call, key, self.provider)
+        return placement.lookup_call(self.app, key, self.provider)
+
+    def _with_default_flow(self, request: placement.CallRequest) -> placement.CallRequest:
+        if not request.flow_id and self.cfg.contact_flow_id:
+            return replace(request, flow_id=self.cfg.contact_flow_id)
+        return request
 
     def dial(self, request: placement.CallRequest) -> str | None:
         if not self.cfg.instance_id:

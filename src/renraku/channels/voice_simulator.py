@@ -54,7 +54,6 @@ from renraku.services import calls as call_service
 from renraku.services.call_functions import FunctionInvoker, RuntimeInvoker
 from renraku.services.call_runner import CallContext, apply_reached, drive
 from renraku.settings import Settings
-from renraku.store import calls as call_store
 
 if TYPE_CHECKING:
     from renraku.app import App
@@ -207,19 +206,10 @@ class SimulatedVoice:
     # Channel protocol ------------------------------------------------------------------------
 
     def deliver(self, batch: Sequence[Delivery]) -> list[DeliveryResult]:
-        out = []
-        for delivery in batch:
-            request = placement.request_for(self.app, delivery, self)
-            if delivery.endpoint.opted_out:
-                out.append(placement.refuse(self.app, request, self.provider, "opted out"))
-                continue
-            out.append(placement.place(self.app, request, self))
-        return out
+        return placement.deliver_calls(self.app, batch, self)
 
     def lookup(self, key: str) -> DeliveryResult | None:
-        with self.app.store.connect() as conn:
-            call = call_store.by_send_key(conn, key)
-        return None if call is None else placement.result_of(call, key, self.provider)
+        return placement.lookup_call(self.app, key, self.provider)
 
     # The callee ------------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ from renraku.errors import ConfigError
 from renraku.services import call_placement as placement
 from renraku.services.call_functions import FunctionInvoker, RuntimeInvoker
 from renraku.settings import Settings
-from renraku.store import calls as call_store
 
 if TYPE_CHECKING:
     from renraku.app import App
@@ -81,19 +80,10 @@ class TwilioVoice:
         return self._client
 
     def deliver(self, batch: Sequence[Delivery]) -> list[DeliveryResult]:
-        out = []
-        for delivery in batch:
-            request = placement.request_for(self.app, delivery, self)
-            if delivery.endpoint.opted_out:
-                out.append(placement.refuse(self.app, request, self.provider, "opted out"))
-                continue
-            out.append(placement.place(self.app, request, self))
-        return out
+        return placement.deliver_calls(self.app, batch, self)
 
     def lookup(self, key: str) -> DeliveryResult | None:
-        with self.app.store.connect() as conn:
-            call = call_store.by_send_key(conn, key)
-        return None if call is None else placement.result_of(call, key, self.provider)
+        return placement.lookup_call(self.app, key, self.provider)
 
     def dial(self, request: placement.CallRequest) -> str | None:
         public = self.cfg.public_url or self.settings.webhooks.public_url

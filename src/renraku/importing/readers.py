@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Union
@@ -71,7 +72,7 @@ def _reject(name: str, message: str) -> ImportRejected:
     return ImportRejected([Problem(name, message)], subject="import source")
 
 
-class Reader:
+class Reader(ABC):
     """A piece opened for reading; iterate :meth:`records`. ``notes`` hold header-level remarks."""
 
     def __init__(self, piece: Piece, text: TextSource, counter: CountingReader) -> None:
@@ -89,13 +90,13 @@ class Reader:
         return self._counter.bytes_read
 
     @property
+    @abstractmethod
     def decoder(self) -> Decoder:
         """Turns the raw items of :meth:`raw` into records (picklable: workers use it)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def raw(self) -> Iterator[RawItem]:
         """The piece's records in order, as cheap raw items (finished records where bad)."""
-        raise NotImplementedError
 
     def records(self) -> Iterator[SourceRecord]:
         decode = self.decoder.decode

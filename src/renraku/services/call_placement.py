@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -309,3 +309,29 @@ def place(app: App, request: CallRequest, dialer: Dialer) -> DeliveryResult:
     return DeliveryResult(
         key=key, outcome="sent", provider=dialer.provider, provider_message_id=request.call_id
     )
+
+
+def deliver_calls(
+    app: App,
+    batch: Sequence[Delivery],
+    dialer: Dialer,
+    adjust: Callable[[CallRequest], CallRequest] | None = None,
+) -> list[DeliveryResult]:
+    """The VOICE ``Channel.deliver`` of every transport: place each call once, refuse opted-out."""
+    out = []
+    for delivery in batch:
+        request = request_for(app, delivery, dialer)
+        if adjust is not None:
+            request = adjust(request)
+        if delivery.endpoint.opted_out:
+            out.append(refuse(app, request, dialer.provider, "opted out"))
+            continue
+        out.append(place(app, request, dialer))
+    return out
+
+
+def lookup_call(app: App, key: str, provider: str) -> DeliveryResult | None:
+    """The VOICE ``Channel.lookup``: what became of the call placed for send ``key``."""
+    with app.store.connect() as conn:
+        call = call_store.by_send_key(conn, key)
+    return None if call is None else result_of(call, key, provider)
