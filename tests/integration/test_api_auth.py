@@ -131,7 +131,10 @@ def test_a_wrong_secret_is_refused_with_an_aws_style_invalid_signature(
 ) -> None:
     app, url = server
     key = admin_key(app)
-    forged = {**key, "SecretAccessKey": key["SecretAccessKey"][:-1] + "x"}
+    secret = key["SecretAccessKey"]
+    # Change the last character to one it certainly is not, so the forgery always differs.
+    forged = {**key, "SecretAccessKey": secret[:-1] + ("y" if secret.endswith("x") else "x")}
+    assert forged["SecretAccessKey"] != secret
     with pytest.raises(ClientError) as exc:
         pinpoint_client(url, forged).get_apps()
     assert _code(exc) == (403, "InvalidSignatureException")
