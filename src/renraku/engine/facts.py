@@ -235,7 +235,7 @@ def gather(
     sent: dict[str, list[SendFact]] = defaultdict(list)
     capped = [(p, j) for p, j in batch if needs[j.id + f"/{j.version}"].caps]
     if capped:
-        back = max(limits.lookback(j) for _, j in capped)
+        back = max(limits.lookback(j, now) for _, j in capped)
         for r in send_store.recent_for(
             conn,
             app_id,

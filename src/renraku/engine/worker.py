@@ -89,7 +89,10 @@ class Worker:
         key = (app_id, journey_id, version)
         if key not in self._journeys:
             definition = journey_store.version_definition(conn, app_id, journey_id, version)
-            self._journeys[key] = build_journey(app_id, journey_id, version, definition)
+            started = journey_store.get(conn, app_id, journey_id).creation_date
+            self._journeys[key] = build_journey(
+                app_id, journey_id, version, definition, started_at=started
+            )
         return self._journeys[key]
 
     def _guarded(self, fn: Callable[[], T]) -> T:

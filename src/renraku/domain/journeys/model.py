@@ -161,6 +161,8 @@ class Journey:
     activities: Mapping[str, Activity]
     start_activity: str
     definition: Mapping[str, Any]
+    # When the journey was created: no send of it can be older, so TotalCap looks back to here.
+    started_at: str | None = None
     # Per-channel sending windows, built on first use (a cache: not part of the value).
     windows: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -179,9 +181,15 @@ class Journey:
 
 
 def build_journey(
-    app_id: str, journey_id: str, version: int, definition: Mapping[str, Any]
+    app_id: str,
+    journey_id: str,
+    version: int,
+    definition: Mapping[str, Any],
+    *,
+    started_at: str | None = None,
 ) -> Journey:
-    """The runnable journey for a definition that validated."""
+    """The runnable journey for a definition that validated (``started_at``: when the journey,
+    any version of it, was created)."""
     activities: dict[str, Activity] = {}
     for act_id, body in (definition.get("Activities") or {}).items():
         kind = next((k for k in ACTIVITY_KINDS if k in body), "End")
@@ -197,6 +205,7 @@ def build_journey(
         activities=activities,
         start_activity=str(definition.get("StartActivity") or ""),
         definition=definition,
+        started_at=started_at,
     )
 
 
