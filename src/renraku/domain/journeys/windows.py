@@ -1,7 +1,8 @@
 """Local-time sending windows: quiet time, open hours and closed days, in each endpoint's zone.
 
-An endpoint's zone is its ``Demographic.Timezone`` (IANA name), else (with the journey's
-``TimezoneEstimationMethods`` containing ``PHONE_NUMBER``) the zone of its phone number, else the
+An endpoint's zone is its ``Demographic.Timezone`` (IANA name), else the zone estimated by the
+journey's ``TimezoneEstimationMethods`` in their order (``PHONE_NUMBER``: its phone number;
+``POSTAL_CODE``: its postal code and country; see :mod:`renraku.domain.zone_estimation`), else the
 journey's ``Schedule.Timezone`` (``UTC+09``, ``UTC-03:30`` or an IANA name), else UTC. Windows are
 applied in that zone with ``zoneinfo``, so daylight-saving changes move them with the wall clock.
 """
@@ -15,8 +16,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-from phonenumbers import timezone as phone_timezone
+from renraku.domain.zone_estimation import estimate
+from renraku.domain.zone_estimation import phone_zone as phone_zone
 
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 _OFFSET = re.compile(r"^UTC(?:(?P<sign>[+-])(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?)?$")
@@ -45,17 +46,6 @@ def parse_zone(name: str) -> tzinfo | None:
         return None
 
 
-@lru_cache(maxsize=65536)
-def phone_zone(address: str) -> tzinfo | None:
-    """The zone of a phone number when phonenumbers' data names exactly one."""
-    try:
-        number = phonenumbers.parse(address, None)
-    except phonenumbers.NumberParseException:
-        return None
-    zones = [z for z in phone_timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
-    return parse_zone(zones[0]) if len(zones) == 1 else None
-
-
 def parse_hhmm(text: str) -> time:
     """``HH:MM`` (24-hour); raises ValueError."""
     m = _HHMM.match(str(text).strip())
@@ -69,9 +59,9 @@ def endpoint_zone(endpoint: Any, definition: Mapping[str, Any]) -> tzinfo:
     zone = parse_zone(str((endpoint.demographic or {}).get("Timezone") or ""))
     if zone is not None:
         return zone
-    methods = definition.get("TimezoneEstimationMethods") or []
-    if "PHONE_NUMBER" in methods and str(endpoint.address).startswith("+"):
-        zone = phone_zone(str(endpoint.address))
+    methods = definition.get("TimezoneEstimationMethods") or ()
+    if methods:
+        zone = estimate(endpoint, methods)
         if zone is not None:
             return zone
     return journey_zone(definition)
