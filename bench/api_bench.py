@@ -1,13 +1,14 @@
 """HTTP API benchmark: UpdateEndpoint and GetUserEndpoints against `renraku serve`.
 
 The server runs as a subprocess (``renraku serve --workers W``) on PostgreSQL (a private schema,
-dropped afterwards) or SQLite. The load generator is a separate process: asyncio + httpx with
-``--concurrency`` requests in flight over loopback, each signed with SigV4 by botocore (as boto3
-signs) or, with ``--auth bearer``, sent with a bearer token. It reports requests/s, p50/p99
-latency and errors per operation.
+dropped afterwards) or SQLite. The load generator is a separate process: ``--requests`` requests,
+each signed with SigV4 by botocore (as boto3 signs) or, with ``--auth bearer``, carrying a bearer
+token, are prepared before the run; then a plain HTTP/1.1 client on asyncio keeps
+``--concurrency`` of them in flight over loopback. It reports requests/s, p50/p99 latency and
+errors per operation, the server's CPU per request and the load generator's own CPU.
 
 Usage: ``python bench/api_bench.py [--duration 30] [--concurrency 32] [--workers 2]
-[--op update|get|mixed] [--auth sigv4|bearer] [--db URL] [--json]``.
+[--op update|get|mixed] [--auth sigv4|bearer] [--requests N] [--db URL] [--json]``.
 """
 
 from __future__ import annotations
@@ -86,49 +87,102 @@ def _request(op: str, app_id: str, n: int) -> tuple[str, str, bytes]:
     return "PUT", f"/v1/apps/{app_id}/endpoints/{user}-email", json.dumps(body).encode()
 
 
-async def _drive(config: dict[str, Any]) -> dict[str, Any]:
+Prepared = tuple[str, bytes]  # operation, the whole HTTP/1.1 request
+
+
+def _prepare(config: dict[str, Any], first: int, count: int) -> list[Prepared]:
+    """``count`` requests, each signed by botocore's SigV4Auth exactly as boto3 signs them.
+
+    Signing happens before the clock starts, so the load generator's CPU goes to sending.
+    """
     url, app_id, key = config["url"], config["app_id"], config["key"]
+    host = url.split("://", 1)[1]
     creds = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
     bearer = f"Bearer {key['AccessKeyId']}.{key['SecretAccessKey']}"
+    out: list[Prepared] = []
+    for n in range(first, first + count):
+        op = config["op"] if config["op"] != "mixed" else ("update", "get")[n % 2]
+        method, path, body = _request(op, app_id, n)
+        headers = {"Content-Type": "application/json"}
+        if config["auth"] == "sigv4":
+            signed = AWSRequest(method=method, url=url + path, data=body, headers=headers)
+            SigV4Auth(creds, "mobiletargeting", "us-east-1").add_auth(signed)
+            headers = dict(signed.headers.items())
+        else:
+            headers["Authorization"] = bearer
+        headers["Host"] = host
+        headers["Content-Length"] = str(len(body))
+        head = f"{method} {path} HTTP/1.1\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in headers.items()
+        )
+        out.append((op, head.encode("latin-1") + b"\r\n" + body))
+    return out
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> int:
+    """Send one request on a kept-alive connection; the response's status (body read whole)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+        elif name.lower() == b"transfer-encoding":
+            raise ValueError("chunked responses are not expected from this server")
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _drive(config: dict[str, Any], prepared: list[Prepared]) -> dict[str, Any]:
+    """Send ``prepared`` over ``--concurrency`` kept-alive connections until the duration ends.
+
+    A plain HTTP/1.1 client on asyncio streams: a general client (httpx) spends more CPU per
+    request than the server under test, on the same two cores.
+    """
+    host, port = config["url"].split("://", 1)[1].rsplit(":", 1)
     latencies: dict[str, list[float]] = {"update": [], "get": []}
     errors: dict[str, dict[str, int]] = {"update": {}, "get": {}}
-    counter = 0
+    queue = iter(prepared)
     deadline = time.perf_counter() + config["duration"]
-    limits = httpx.Limits(
-        max_connections=config["concurrency"], max_keepalive_connections=config["concurrency"]
-    )
+    exhausted = False
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal counter
-        while time.perf_counter() < deadline:
-            counter += 1
-            op = config["op"] if config["op"] != "mixed" else ("update", "get")[counter % 2]
-            method, path, body = _request(op, app_id, counter)
-            headers = {"Content-Type": "application/json"}
-            if config["auth"] == "sigv4":
-                signed = AWSRequest(method=method, url=url + path, data=body, headers=headers)
-                SigV4Auth(creds, "mobiletargeting", "us-east-1").add_auth(signed)
-                headers = dict(signed.headers.items())
-            else:
-                headers["Authorization"] = bearer
-            started = time.perf_counter()
-            try:
-                response = await client.request(method, path, content=body, headers=headers)
-                status = str(response.status_code)
-            except httpx.HTTPError as exc:
-                status = type(exc).__name__
-            elapsed = time.perf_counter() - started
-            expected = "202" if op == "update" else ("200", "404")
-            if status in expected:
-                latencies[op].append(elapsed)
-            else:
-                errors[op][status] = errors[op].get(status, 0) + 1
+    async def worker() -> None:
+        nonlocal exhausted
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while time.perf_counter() < deadline:
+                item = next(queue, None)
+                if item is None:
+                    exhausted = True
+                    return
+                op, request = item
+                started = time.perf_counter()
+                try:
+                    status = str(await _exchange(reader, writer, request))
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    status = type(exc).__name__
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                elapsed = time.perf_counter() - started
+                expected = ("202",) if op == "update" else ("200", "404")
+                if status in expected:
+                    latencies[op].append(elapsed)
+                else:
+                    errors[op][status] = errors[op].get(status, 0) + 1
+        finally:
+            writer.close()
 
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(config["concurrency"])))
-        wall = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(config["concurrency"])))
+    wall = time.perf_counter() - started
     out: dict[str, Any] = {"seconds": round(wall, 2)}
+    if exhausted:
+        out["note"] = "ran out of prepared requests before the duration ended (raise --requests)"
     for op, values in latencies.items():
         if not values and not errors[op]:
             continue
@@ -143,8 +197,46 @@ async def _drive(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _prepare_chunk(args: tuple[dict[str, Any], int, int]) -> list[Prepared]:
+    return _prepare(*args)
+
+
+def _prepare_all(config: dict[str, Any]) -> list[Prepared]:
+    """Sign ``config["requests"]`` requests, on every core (before the measured run)."""
+    total, procs = config["requests"], os.cpu_count() or 1
+    step = -(-total // procs)
+    chunks = [(config, first, min(step, total - first)) for first in range(0, total, step)]
+    with multiprocessing.get_context("spawn").Pool(procs) as pool:
+        return [item for chunk in pool.map(_prepare_chunk, chunks) for item in chunk]
+
+
+def _run(config: dict[str, Any], prepared: list[Prepared]) -> dict[str, Any]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        return asyncio.run(_drive(config, prepared))
+    return uvloop.run(_drive(config, prepared))
+
+
 def _loadgen(config: dict[str, Any], queue: Any) -> None:
-    queue.put(asyncio.run(_drive(config)))
+    prepared = _prepare_all(config)
+    queue.put("ready")
+    cpu = time.process_time()
+    result = _run(config, prepared)
+    result["loadgen_cpu_seconds"] = round(time.process_time() - cpu, 2)
+    queue.put(result)
+
+
+def _start_profiler(out: str | None, pid: int, duration: float) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the server (and its worker processes) for the run, when asked for."""
+    if out is None:
+        return None
+    spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen(
+        [str(spy), "record", "--subprocesses", "--format", "raw", "--output", out,
+         "--pid", str(pid), "--duration", str(max(1, int(duration) - 1)), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def _prepare_db(db: str | None) -> tuple[str, str | None]:
@@ -175,6 +267,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--op", choices=["update", "get", "mixed"], default="update")
     parser.add_argument("--auth", choices=["sigv4", "bearer"], default="sigv4")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=150_000,
+        help="requests signed before the run (the run ends early if they run out)",
+    )
+    parser.add_argument(
+        "--profile",
+        help="record the server with py-spy (if installed) into this file (collapsed stacks)",
+    )
     parser.add_argument("--db", help="database URL (default: a private PostgreSQL schema)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -203,7 +305,7 @@ def main() -> None:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240
         while True:
             if server.poll() is not None:
                 raise SystemExit((tmp / "serve.log").read_text())
@@ -223,21 +325,27 @@ def main() -> None:
             "concurrency": args.concurrency,
             "op": args.op,
             "auth": args.auth,
+            "requests": args.requests,
         }
         if args.op == "get":
             # Users must exist for GetUserEndpoints to find them: one quick update pass first.
-            warm = dict(config, op="update", duration=max(3.0, args.duration / 10))
-            asyncio.run(_drive(warm))
+            warm = dict(config, op="update", duration=60.0)
+            _run(warm, _prepare(warm, 0, USERS))
         tree = psutil.Process(server.pid)
-        cpu_before = _cpu_seconds(tree)
         queue: Any = multiprocessing.get_context("spawn").Queue()
         loadgen = multiprocessing.get_context("spawn").Process(
             target=_loadgen, args=(config, queue)
         )
         loadgen.start()
+        if queue.get() != "ready":
+            raise SystemExit("the load generator failed")
+        cpu_before = _cpu_seconds(tree)
+        profiler = _start_profiler(args.profile, server.pid, args.duration)
         result = queue.get()
         loadgen.join()
         server_cpu = _cpu_seconds(tree) - cpu_before
+        if profiler is not None:
+            profiler.wait(timeout=120)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -274,6 +382,7 @@ def main() -> None:
         print(f"  server CPU {report['server_cpu_ms_per_request']} ms/request "
               f"({report['requests_per_server_cpu_second']} requests per CPU-second); "
               f"load average {report['load_average']}")  # fmt: skip
+        print(f"  load generator CPU {report['loadgen_cpu_seconds']} s")
 
 
 if __name__ == "__main__":

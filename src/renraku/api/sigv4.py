@@ -1,8 +1,14 @@
 """Verification of AWS Signature Version 4 (header form), the way AWS services check it.
 
-The expected signature is computed by botocore's own signer (:class:`botocore.auth.SigV4Auth`)
-over the request as received: the raw (still percent-encoded) path, the query string, the headers
-named in ``SignedHeaders`` and the SHA-256 of the body. Nothing of the algorithm is re-implemented.
+The expected signature is computed over the request as received: the raw (still
+percent-encoded) path, the query string, the headers named in ``SignedHeaders`` and the SHA-256 of
+the body. :func:`canonical_request` builds the canonical request with botocore's own rules (its
+path normalisation and quoting, query ordering, header trimming and excluded headers) without
+building a botocore request object, and the signing key of each (secret, date, region, service) is
+derived once and kept. When that signature does not match, botocore's signer
+(:class:`botocore.auth.SigV4Auth`) recomputes it over a rebuilt request before the request is
+refused, so an unusual request that the short path renders differently is still judged by
+botocore itself.
 """
 
 from __future__ import annotations
@@ -10,13 +16,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from urllib.parse import quote
 
-from botocore.auth import SigV4Auth
+from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.utils import normalize_url_path
 
 from renraku.api.keyring import ActiveKey
 
@@ -26,6 +35,7 @@ _AUTH_RE = re.compile(
     r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<signature>[0-9a-f]{64})\s*$"
 )
 _UNSIGNED = {"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"}
+_EXCLUDED = frozenset(SIGNED_HEADERS_BLACKLIST)
 
 
 class SignatureError(Exception):
@@ -56,9 +66,16 @@ class Verified:
     service: str
 
 
+_AMZ_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")
+
+
 def _parse_amz_date(value: str) -> datetime:
+    match = _AMZ_DATE_RE.match(value)
     try:
-        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        if match is None:
+            raise ValueError(value)
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError as exc:
         raise SignatureError(
             "IncompleteSignatureException",
@@ -141,6 +158,66 @@ def verify(
             f"The security token included in the request is invalid: no active access key "
             f"{key_id!r}",
         )
+    scope = f"{scope_date}/{region}/{service}/aws4_request"
+    canonical = canonical_request(request, signed_names)
+    to_sign = "\n".join(
+        (ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest())
+    )
+    key_bytes = signing_key(key.secret, scope_date, region, service)
+    expected = hmac.digest(key_bytes, to_sign.encode(), "sha256").hex()
+    if not hmac.compare_digest(expected, match["signature"]) and not hmac.compare_digest(
+        _botocore_signature(request, signed_names, key, amz_date, region, service),
+        match["signature"],
+    ):
+        raise SignatureError(
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method.",
+        )
+    return Verified(key=key, signature=match["signature"], region=region, service=service)
+
+
+@lru_cache(maxsize=1024)
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """SigV4's derived key (four chained HMACs), kept per secret, day, region and service."""
+    key = hmac.digest(f"AWS4{secret}".encode(), date.encode(), "sha256")
+    for part in (region, service, "aws4_request"):
+        key = hmac.digest(key, part.encode(), "sha256")
+    return key
+
+
+def canonical_request(request: SignedRequest, signed_names: Sequence[str]) -> str:
+    """The canonical request exactly as :meth:`botocore.auth.SigV4Auth.canonical_request` makes it.
+
+    The parts follow botocore: the path normalised and quoted (``safe='/~'``, so an encoded
+    ``%`` is encoded again, as AWS services other than S3 sign it), query pairs sorted as
+    given, only the signed headers that botocore does not exclude, values trimmed, and the
+    ``X-Amz-Content-SHA256`` value (when signed) or the body's SHA-256 as the payload hash.
+    """
+    names = sorted({n for n in signed_names if n not in _EXCLUDED} | {"host"})
+    query = ""
+    if request.query_string:
+        pairs = sorted(pair.partition("=")[::2] for pair in request.query_string.split("&"))
+        query = "&".join(f"{k}={v}" for k, v in pairs)
+    headers = "".join(f"{n}:{' '.join(request.headers[n].split())}\n" for n in names)
+    payload = (
+        request.headers["x-amz-content-sha256"]
+        if "x-amz-content-sha256" in names
+        else hashlib.sha256(request.body).hexdigest()
+    )
+    path = quote(normalize_url_path(request.raw_path), safe="/~")
+    return "\n".join((request.method.upper(), path, query, headers, ";".join(names), payload))
+
+
+def _botocore_signature(
+    request: SignedRequest,
+    signed_names: Sequence[str],
+    key: ActiveKey,
+    amz_date: str,
+    region: str,
+    service: str,
+) -> str:
+    """The signature botocore's signer computes over the request rebuilt from what arrived."""
     url = f"http://{request.headers['host']}{request.raw_path}"
     if request.query_string:
         url += "?" + request.query_string
@@ -153,11 +230,4 @@ def verify(
     rebuilt.context["timestamp"] = amz_date
     signer = SigV4Auth(Credentials(key.id, key.secret), service, region)
     canonical = signer.canonical_request(rebuilt)
-    expected = signer.signature(signer.string_to_sign(rebuilt, canonical), rebuilt)
-    if not hmac.compare_digest(expected, match["signature"]):
-        raise SignatureError(
-            "InvalidSignatureException",
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your AWS Secret Access Key and signing method.",
-        )
-    return Verified(key=key, signature=match["signature"], region=region, service=service)
+    return str(signer.signature(signer.string_to_sign(rebuilt, canonical), rebuilt))
