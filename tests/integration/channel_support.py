@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from renraku.app import App, SystemClock
@@ -198,7 +199,7 @@ def signed_sns(
         "MessageId": str(uuid.uuid4()),
         "TopicArn": "arn:aws:sns:us-east-1:123456789012:events",
         "Message": json.dumps(notification),
-        "Timestamp": "2026-11-26T03:00:00.000Z",
+        "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "SignatureVersion": version,
         "SigningCertURL": cert_url,
     }

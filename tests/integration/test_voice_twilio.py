@@ -11,27 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from voice_helpers import (
-    SEED_FUNCTION,
-    call_status,
-    delivery,
-    make_app,
-    reserve_port,
-    seed_flow,
-    seed_status_function,
-    seed_user,
-    serve,
-)
+from voice_helpers import call_status, delivery, seed_user, twilio_world
 
-from renraku.api.twiml import build_router
 from renraku.app import App
-from renraku.channels.voice_simulator import parse_script
-from renraku.channels.voice_twilio import TwilioVoice
 from renraku.services import calls as call_service
-from renraku.services.call_functions import LocalInvoker
-from renraku.simulators import twilio as twilio_sim
-from renraku.simulators.twilio_calls import calls_router
 
 SID = "AC" + "1" * 32
 TOKEN = "voice-test-token"
@@ -48,31 +31,8 @@ SCRIPT = {
 
 @pytest.fixture
 def world(sqlite_url: str) -> Iterator[tuple[App, str, Any, str]]:
-    with twilio_sim.running(SID, TOKEN, routers=[calls_router(parse_script(SCRIPT))]) as sim:
-        sock = reserve_port()
-        public = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        app, _ = make_app(
-            sqlite_url,
-            provider="twilio",
-            capacity={"calls_per_second": 100},
-            twilio={
-                "account_sid": SID,
-                "auth_token": TOKEN,
-                "from_number": "+815012345678",
-                "public_url": public,
-                "base_url": sim.url,
-            },
-        )
-        app_id, _ = seed_user(app)
-        seed_flow(app, app_id)
-        voice = app.channels["VOICE"]
-        assert isinstance(voice, TwilioVoice)
-        voice.invoker = LocalInvoker({SEED_FUNCTION: seed_status_function(app, app_id)})
-        api = FastAPI()
-        api.include_router(build_router(app))
-        with serve(api, sock):
-            yield app, app_id, sim, public
-        app.close()
+    with twilio_world(sqlite_url, SID, TOKEN, SCRIPT) as world:
+        yield world
 
 
 def wait_for_outcome(app: App, app_id: str, call_id: str) -> dict[str, Any]:

@@ -143,3 +143,46 @@ def serve(asgi: Any, sock: socket.socket | None = None) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@contextlib.contextmanager
+def twilio_world(
+    db_url: str, sid: str, token: str, script: Any
+) -> Iterator[tuple[App, str, Any, str]]:
+    """The seed's user and flow on an App calling through the local Twilio simulator (whose phones
+    follow ``script``), with renraku's TwiML routes served; yields app, app id, simulator and the
+    public URL of the routes."""
+    from fastapi import FastAPI
+
+    from renraku.api.twiml import build_router
+    from renraku.channels.voice_simulator import parse_script
+    from renraku.channels.voice_twilio import TwilioVoice
+    from renraku.services.call_functions import LocalInvoker
+    from renraku.simulators import twilio as twilio_sim
+    from renraku.simulators.twilio_calls import calls_router
+
+    with twilio_sim.running(sid, token, routers=[calls_router(parse_script(script))]) as sim:
+        sock = reserve_port()
+        public = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        app, _ = make_app(
+            db_url,
+            provider="twilio",
+            capacity={"calls_per_second": 100},
+            twilio={
+                "account_sid": sid,
+                "auth_token": token,
+                "from_number": "+815012345678",
+                "public_url": public,
+                "base_url": sim.url,
+            },
+        )
+        app_id, _ = seed_user(app)
+        seed_flow(app, app_id)
+        voice = app.channels["VOICE"]
+        assert isinstance(voice, TwilioVoice)
+        voice.invoker = LocalInvoker({SEED_FUNCTION: seed_status_function(app, app_id)})
+        api = FastAPI()
+        api.include_router(build_router(app))
+        with serve(api, sock):
+            yield app, app_id, sim, public
+        app.close()

@@ -4,7 +4,11 @@
 pressed, or ``?timeout=1`` when none came) and ``POST /twilio/voice/{call}/status`` (status
 callbacks: initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled). Every
 request must carry a valid ``X-Twilio-Signature`` (``[voice.twilio] auth_token``) or is refused
-with 403. Each step renders ``<Say voice="Polly.Kazuha-Neural" language="ja-JP">``,
+with 403. Twilio signs no time, so replays are refused by what they name: a gather's URL carries
+the number of inputs the call had when it was rendered (``?input=N``, covered by the signature),
+and one that does not match the call's state repeats where the call waits instead of advancing
+it; a status callback is applied once per (call, CallStatus, SequenceNumber) and a repeat is
+answered 200 and changes nothing. Each step renders ``<Say voice="Polly.Kazuha-Neural" language="ja-JP">``,
 ``<Gather input="dtmf" numDigits timeout action>`` and ``<Hangup/>``.
 
 Mount with ``api.include_router(build_router(app))``.
@@ -22,6 +26,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather as TwimlGather
 from twilio.twiml.voice_response import VoiceResponse
 
+from renraku.api.hooks.replay import DUPLICATE, AlreadyReceived, receipt
 from renraku.app import App
 from renraku.domain.flows import (
     Answered,
@@ -41,6 +46,7 @@ from renraku.services import calls as call_service
 from renraku.services.call_functions import FunctionInvoker, RuntimeInvoker
 from renraku.services.call_runner import CallContext, apply_reached, drive
 from renraku.store import calls as call_store
+from renraku.store import webhook_receipts as receipts
 
 TWIML = "application/xml"
 _TAG = re.compile(r"<[^>]+>")
@@ -65,8 +71,8 @@ def _say(response: VoiceResponse | TwimlGather, say: Say) -> None:
     response.say(text, voice=twilio_voice(say.voice, say.engine), language=say.language)
 
 
-def render(commands: Sequence[Command], base: str) -> str:
-    """TwiML for one flow step."""
+def render(commands: Sequence[Command], base: str, inputs: int = 0) -> str:
+    """TwiML for one flow step; ``inputs`` is how many inputs the call has had before it."""
     response = VoiceResponse()
     for cmd in commands:
         if isinstance(cmd, Say):
@@ -76,7 +82,7 @@ def render(commands: Sequence[Command], base: str) -> str:
                 input="dtmf",
                 num_digits=cmd.max_digits,
                 timeout=max(1, round(cmd.timeout_seconds)),
-                action=f"{base}/gather",
+                action=f"{base}/gather?input={inputs}",
                 method="POST",
                 finish_on_key=cmd.terminator,
             )
@@ -84,7 +90,7 @@ def render(commands: Sequence[Command], base: str) -> str:
                 _say(gather, cmd.prompt)
             response.append(gather)
             # Twilio falls through to the next verb when no digit came: that is the time-out.
-            response.redirect(f"{base}/gather?timeout=1", method="POST")
+            response.redirect(f"{base}/gather?input={inputs}&timeout=1", method="POST")
         elif isinstance(cmd, Disconnect):
             response.hangup()
     return str(response)
@@ -111,7 +117,7 @@ class TwimlRoutes:
     def base(self, call_id: str) -> str:
         return self.public_url + f"/twilio/voice/{call_id}"
 
-    def step(self, call_id: str, form: Mapping[str, str], kind: str) -> str:
+    def step(self, call_id: str, form: Mapping[str, str], kind: str, input_no: str = "") -> str:
         with self.app.store.connect() as conn:
             call = call_store.by_contact_id(conn, call_id)
         if call is None or call["Outcome"] is not None:
@@ -162,8 +168,11 @@ class TwimlRoutes:
                     "TimedOut": isinstance(event, InputTimeout),
                 }
             )
-        if kind == "answer" and state.path:  # Twilio asked again: repeat where the call waits
-            return render(pending(ctx.flow(state.flow_id), state), self.base(call_id))
+        if (kind == "answer" and state.path) or (
+            kind == "gather" and input_no != str(len(state.inputs))
+        ):  # Twilio asked again, or a gather was replayed: repeat where the call waits
+            waiting = pending(ctx.flow(state.flow_id), state)
+            return render(waiting, self.base(call_id), len(state.inputs))
         state, commands = drive(ctx, state, event, now)
         for cmd in commands:
             say = cmd.prompt if isinstance(cmd, Gather) else cmd
@@ -182,9 +191,27 @@ class TwimlRoutes:
         call_service.save_progress(
             self.app, app_id, call_id, state=state.to_json(), transcript=ctx.log, values=values
         )
-        return render(commands, self.base(call_id))
+        return render(commands, self.base(call_id), len(state.inputs))
 
-    def status(self, call_id: str, form: Mapping[str, str]) -> None:
+    def status(self, call_id: str, form: Mapping[str, str]) -> bool:
+        """Apply a status callback once; False when it was applied before."""
+        once = receipt(
+            "twilio-voice", call_id, form.get("CallStatus", ""), form.get("SequenceNumber", "")
+        )
+        try:
+            with self.app.store.begin() as conn:
+                receipts.claim(conn, once)
+        except AlreadyReceived:
+            return False
+        try:
+            self._status(call_id, form)
+        except BaseException:
+            with self.app.store.begin() as conn:
+                receipts.release(conn, once)  # not applied: Twilio's retry must be
+            raise
+        return True
+
+    def _status(self, call_id: str, form: Mapping[str, str]) -> None:
         with self.app.store.connect() as conn:
             call = call_store.by_contact_id(conn, call_id)
         if call is None or call["Outcome"] is not None:
@@ -242,7 +269,8 @@ def build_router(app: App, invoker: FunctionInvoker | None = None) -> APIRouter:
         form = await form_of(request)
         if form is None:
             return Response("invalid X-Twilio-Signature", status_code=403)
-        twiml = await run_in_threadpool(routes.step, call_id, form, "gather")
+        input_no = request.query_params.get("input", "")
+        twiml = await run_in_threadpool(routes.step, call_id, form, "gather", input_no)
         return Response(twiml, media_type=TWIML)
 
     @router.post("/twilio/voice/{call_id}/status")
@@ -250,7 +278,8 @@ def build_router(app: App, invoker: FunctionInvoker | None = None) -> APIRouter:
         form = await form_of(request)
         if form is None:
             return Response("invalid X-Twilio-Signature", status_code=403)
-        await run_in_threadpool(routes.status, call_id, form)
+        if not await run_in_threadpool(routes.status, call_id, form):
+            return Response(DUPLICATE, status_code=200)
         return Response(status_code=204)
 
     return router

@@ -118,6 +118,9 @@ class WebhookSettings(BaseModel):
     # SNS messages are verified against certificates from these hosts only.
     sns_certificate_hosts: list[str] = ["sns.*.amazonaws.com", "sns.*.amazonaws.com.cn"]
     verify_sns_signatures: bool = True
+    # SNS messages whose signed Timestamp is older are refused as replays: SNS stops retrying an
+    # HTTP/S delivery within 3,600 s (a hard limit), plus 5 minutes for clock skew.
+    sns_max_age_seconds: int = Field(default=3900, ge=60)
 
 
 class FunctionSettings(BaseModel):

@@ -17,6 +17,7 @@ from renraku.errors import InvalidInput, NotFound, Problem
 from renraku.store import deliverability as dv
 from renraku.store import endpoints as endpoint_store
 from renraku.store import events as event_store
+from renraku.store import webhook_receipts as receipts
 
 if TYPE_CHECKING:
     from renraku.app import App
@@ -63,8 +64,10 @@ def provider_status(
     *,
     error_code: str | None = None,
     detail: Mapping[str, Any] | None = None,
+    receipt: receipts.Receipt | None = None,
 ) -> str | None:
-    """Record a provider's status report; the event kind written, or None for an unknown message."""
+    """Record a provider's status report; the event kind written, or None for an unknown message.
+    With ``receipt``, a report already applied raises AlreadyReceived and changes nothing."""
     kind = SMS_STATUS_KINDS.get(status.lower(), "sms.status")
     now = app.now_iso()
     with app.store.begin() as conn:
@@ -72,6 +75,8 @@ def provider_status(
         if msg is None:
             log.warning("status %s for unknown %s message %s", status, provider, message_id)
             return None
+        if receipt is not None:
+            receipts.claim(conn, receipt)
         dv.set_message_status(conn, provider, message_id, status.lower(), now=now)
         data: dict[str, Any] = {"Provider": provider, "MessageId": message_id, "Status": status}
         if error_code:
@@ -90,13 +95,24 @@ class InboundOutcome:
     reply: str | None
 
 
-def inbound_sms(app: App, provider: str, sender: str, recipient: str, body: str) -> InboundOutcome:
-    """Handle a reply: STOP opts the sender out, START back in, HELP answers with the help text."""
+def inbound_sms(
+    app: App,
+    provider: str,
+    sender: str,
+    recipient: str,
+    body: str,
+    *,
+    receipt: receipts.Receipt | None = None,
+) -> InboundOutcome:
+    """Handle a reply: STOP opts the sender out, START back in, HELP answers with the help text.
+    With ``receipt``, a reply already handled raises AlreadyReceived and changes nothing."""
     sms = app.settings.sms
     keyword = classify(body, sms.extra_stop_keywords)
     now = app.now_iso()
     changed: list[tuple[str, str]] = []
     with app.store.begin() as conn:
+        if receipt is not None:
+            receipts.claim(conn, receipt)
         latest = dv.latest_message_to(conn, sender, "SMS")
         scope = latest["app_id"] if latest else None
         targets = dv.endpoints_with_address(conn, sender, ["SMS"], app_id=scope)
@@ -193,8 +209,11 @@ def unsubscribe(app: App, app_id: str, endpoint_id: str, token: str, *, source: 
     return changed
 
 
-def email_notification(app: App, notification: Mapping[str, Any]) -> str | None:
-    """Record an SES notification (event publishing or identity notifications); the event kind."""
+def email_notification(
+    app: App, notification: Mapping[str, Any], *, receipt: receipts.Receipt | None = None
+) -> str | None:
+    """Record an SES notification (event publishing or identity notifications); the event kind.
+    With ``receipt``, a notification already applied raises AlreadyReceived and changes nothing."""
     kind_name = str(notification.get("eventType") or notification.get("notificationType") or "")
     mail = notification.get("mail") or {}
     message_id = str(mail.get("messageId") or "")
@@ -204,6 +223,8 @@ def email_notification(app: App, notification: Mapping[str, Any]) -> str | None:
         if msg is None:
             log.warning("SES %s for unknown message %s", kind_name, message_id)
             return None
+        if receipt is not None:
+            receipts.claim(conn, receipt)
         data: dict[str, Any] = {"Provider": "ses", "MessageId": message_id, "Type": kind_name}
         if kind_name == "Delivery":
             kind = "email.delivered"

@@ -3,21 +3,40 @@ Messaging SMS events and inbound replies (two-way SMS).
 
 A ``SubscriptionConfirmation`` with a valid signature is confirmed by fetching its SubscribeURL
 (only on an SNS host); a ``Notification`` carries an SES event as JSON text in ``Message``.
+
+Replays: a message whose signed ``Timestamp`` is outside ``webhooks.sns_max_age_seconds`` is
+refused (403), and a Notification is applied once per ``MessageId``: SNS's own retry of a
+delivered message, or a captured one posted again, is answered 200 (delivered, so SNS stops) and
+changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from renraku.api.hooks.common import app_of
+from renraku.api.hooks.replay import (
+    DUPLICATE,
+    AlreadyReceived,
+    iso,
+    receipt,
+    sns_age_problem,
+    wall_now,
+)
 from renraku.channels.sns_verify import CertificateCache, SnsVerificationError, host_allowed, verify
 from renraku.services import delivery_events
+from renraku.store import webhook_receipts as receipts
+from renraku.store.webhook_receipts import Receipt
+
+if TYPE_CHECKING:
+    from renraku.app import App
 
 router = APIRouter()
 log = logging.getLogger("renraku.hooks.sns")
@@ -58,6 +77,11 @@ async def sns_message(request: Request) -> Response:
         except SnsVerificationError as exc:
             log.warning("SNS message refused: %s", exc)
             return Response(f"signature not valid: {exc}", status_code=403)
+    now = wall_now()
+    too_old = sns_age_problem(message.get("Timestamp"), hooks.sns_max_age_seconds, now)
+    if too_old is not None:
+        log.warning("SNS message refused: %s", too_old)
+        return Response(f"message refused: {too_old}", status_code=403)
     kind = message.get("Type")
     if kind == "SubscriptionConfirmation":
         url = str(message.get("SubscribeURL", ""))
@@ -74,30 +98,48 @@ async def sns_message(request: Request) -> Response:
         return Response("Message is not an SES notification", status_code=400)
     if not isinstance(notification, dict):
         return Response("Message is not an SES notification", status_code=400)
+    message_id = str(message.get("MessageId") or "")
+    if not message_id:
+        return Response("MessageId is required", status_code=400)
+    try:
+        await run_in_threadpool(_apply, app, notification, receipt("sns", message_id))
+    except AlreadyReceived:
+        return Response(DUPLICATE, status_code=200)
+    oldest = iso(now - timedelta(seconds=hooks.sns_max_age_seconds))
+    await run_in_threadpool(_forget_before, app, oldest)
+    return Response(status_code=204)
+
+
+def _forget_before(app: App, cutoff: str) -> None:
+    """Receipts older than the window go: a message that old is refused by its Timestamp."""
+    with app.store.begin() as conn:
+        receipts.forget_before(conn, "sns", cutoff)
+
+
+def _apply(app: App, notification: dict[str, Any], once: Receipt) -> None:
     if "originationNumber" in notification and "messageBody" in notification:
         # AWS End User Messaging two-way SMS: an inbound reply.
-        await run_in_threadpool(
-            delivery_events.inbound_sms,
+        delivery_events.inbound_sms(
             app,
             "aws-sms",
             str(notification["originationNumber"]),
             str(notification.get("destinationNumber", "")),
             str(notification["messageBody"]),
+            receipt=once,
         )
     elif str(notification.get("eventType", "")).startswith("TEXT_"):
         # AWS End User Messaging SMS event destination: TEXT_DELIVERED, TEXT_BLOCKED ...
         status = AWS_SMS_STATUS.get(str(notification["eventType"]), "sent")
-        await run_in_threadpool(
-            delivery_events.provider_status,
+        delivery_events.provider_status(
             app,
             "aws-sms",
             str(notification.get("messageId", "")),
             status,
             error_code=None if status == "delivered" else str(notification["eventType"]),
+            receipt=once,
         )
     else:
-        await run_in_threadpool(delivery_events.email_notification, app, notification)
-    return Response(status_code=204)
+        delivery_events.email_notification(app, notification, receipt=once)
 
 
 # AWS End User Messaging SMS event types -> the statuses renraku records (as Twilio names them).

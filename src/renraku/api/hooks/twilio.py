@@ -1,4 +1,10 @@
-"""Twilio webhooks: message status callbacks and inbound messages, ``X-Twilio-Signature`` checked."""
+"""Twilio webhooks: message status callbacks and inbound messages, ``X-Twilio-Signature`` checked.
+
+Twilio's signature carries no time, so each callback is applied once: a status by its
+(MessageSid, MessageStatus), an inbound message by its MessageSid. A replay changes nothing and
+emits no event; it is answered 200 (Twilio stops on any 2xx), an inbound one with an empty
+``<Response/>`` so no reply goes out twice.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from renraku.api.hooks.common import app_of, signed_urls
+from renraku.api.hooks.replay import DUPLICATE, AlreadyReceived, receipt
 from renraku.services import delivery_events
 
 router = APIRouter()
@@ -46,14 +53,19 @@ async def twilio_status(request: Request) -> Response:
     status = form.get("MessageStatus") or form.get("SmsStatus") or ""
     if not sid or not status:
         return Response("MessageSid and MessageStatus are required", status_code=400)
-    await run_in_threadpool(
-        delivery_events.provider_status,
-        app_of(request),
-        "twilio",
-        sid,
-        status,
-        error_code=form.get("ErrorCode") or None,
-    )
+    try:
+        await run_in_threadpool(
+            lambda: delivery_events.provider_status(
+                app_of(request),
+                "twilio",
+                sid,
+                status,
+                error_code=form.get("ErrorCode") or None,
+                receipt=receipt("twilio-sms", sid, status.lower()),
+            )
+        )
+    except AlreadyReceived:
+        return Response(DUPLICATE, status_code=200)
     return Response(status_code=204)
 
 
@@ -62,15 +74,23 @@ async def twilio_inbound(request: Request) -> Response:
     form = await _verified_form(request)
     if form is None:
         return Response("invalid signature", status_code=403)
-    outcome = await run_in_threadpool(
-        delivery_events.inbound_sms,
-        app_of(request),
-        "twilio",
-        form.get("From", ""),
-        form.get("To", ""),
-        form.get("Body", ""),
-    )
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    if not sid:
+        return Response("MessageSid is required", status_code=400)
     twiml = MessagingResponse()
+    try:
+        outcome = await run_in_threadpool(
+            lambda: delivery_events.inbound_sms(
+                app_of(request),
+                "twilio",
+                form.get("From", ""),
+                form.get("To", ""),
+                form.get("Body", ""),
+                receipt=receipt("twilio-sms", sid, "inbound"),
+            )
+        )
+    except AlreadyReceived:
+        return Response(str(twiml), media_type="application/xml")
     if outcome.reply:
         twiml.message(outcome.reply)
     return Response(str(twiml), media_type="application/xml")
