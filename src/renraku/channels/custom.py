@@ -145,7 +145,13 @@ class CustomChannel:
                 with self.store.begin() as conn:
                     secret = dv.app_secret(conn, app_id, now=now)
                 answer, attempts = post_event(
-                    uri, event, secret, self.settings.webhooks, self.backoff, self.sleep
+                    uri,
+                    event,
+                    secret,
+                    self.settings.webhooks,
+                    self.backoff,
+                    self.sleep,
+                    request_id=request_id,
                 )
             else:
                 answer, attempts = self._invoke(app_id, uri, event), 1

@@ -2,15 +2,22 @@
 
 The body is Pinpoint's custom-channel event as JSON; ``X-Renraku-Signature: sha256=<hex>`` is the
 HMAC-SHA256 of the exact body under the application's secret (``renraku`` keeps one per
-application). Targets must be https, and must not resolve to private, loopback or link-local
+application). ``X-Renraku-Signature-V2: t=<unix seconds>,id=<request id>,sha256=<hex>`` signs
+``{t}.{id}.{body}`` instead, so a target can refuse a replay: a ``t`` outside its window (see
+:func:`verify_v2`, five minutes by default), or an ``id`` it has seen (retries of one request keep
+their id and get a fresh ``t``). Targets must be https, and must not resolve to private, loopback or link-local
 addresses unless ``webhooks.allow_http`` / ``allow_private_targets`` say otherwise.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import json
 import socket
+import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +30,34 @@ from renraku.channels.policies import Backoff, ProviderError, with_retries
 from renraku.channels.unsubscribe import body_hash
 
 SIGNATURE_HEADER = "X-Renraku-Signature"
+SIGNATURE_V2_HEADER = "X-Renraku-Signature-V2"
+V2_WINDOW_SECONDS = 300
+
+
+def sign_v2(secret: str, body: bytes, timestamp: int, request_id: str) -> str:
+    """The ``X-Renraku-Signature-V2`` value of ``body`` sent at ``timestamp`` as ``request_id``."""
+    signed = f"{timestamp}.{request_id}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},id={request_id},sha256={digest}"
+
+
+def verify_v2(
+    secret: str, header: str, body: bytes, now: float, window: float = V2_WINDOW_SECONDS
+) -> tuple[int, str]:
+    """For a webhook target: the (timestamp, request id) of a request whose V2 signature is valid
+    and whose timestamp lies within ``window`` seconds of ``now``; ValueError saying why not.
+    The caller refuses an id it has already handled within the window."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp, request_id, given = int(fields["t"]), fields["id"], fields["sha256"]
+    except (KeyError, ValueError) as exc:
+        raise ValueError("the signature header needs t=, id= and sha256=") from exc
+    expected = sign_v2(secret, body, timestamp, request_id).rsplit("=", 1)[1]
+    if not hmac.compare_digest(expected, given):
+        raise ValueError("the signature does not match the body, time and id")
+    if abs(now - timestamp) > window:
+        raise ValueError(f"the request was signed {now - timestamp:+.0f} s from now: a replay")
+    return timestamp, request_id
 
 
 def check_target(url: str, settings: WebhookSettings) -> None:
@@ -67,11 +102,15 @@ def post_event(
     sleep: Callable[[float], None],
     *,
     client: httpx.Client | None = None,
+    request_id: str | None = None,
+    wall: Callable[[], float] = time.time,
 ) -> tuple[Any, int]:
-    """POST ``event``; returns the parsed JSON answer (None if empty) and the attempts used."""
+    """POST ``event``; returns the parsed JSON answer (None if empty) and the attempts used.
+    Every attempt carries ``request_id`` (a new one when None) and is signed at ``wall()``."""
     check_target(url, settings)
     body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-    headers = {
+    request_id = request_id or str(uuid.uuid4())
+    base_headers = {
         "Content-Type": "application/json",
         "User-Agent": f"renraku/{__version__}",
         SIGNATURE_HEADER: body_hash(secret, body),
@@ -80,6 +119,10 @@ def post_event(
     http = client or httpx.Client(timeout=settings.timeout_seconds, follow_redirects=False)
 
     def attempt() -> bytes:
+        headers = {
+            **base_headers,
+            SIGNATURE_V2_HEADER: sign_v2(secret, body, int(wall()), request_id),
+        }
         try:
             with http.stream("POST", url, content=body, headers=headers) as response:
                 chunks: list[bytes] = []
