@@ -108,6 +108,11 @@ CASES = [
     ("Behavior.Recency active within HR_24", {"tokyo-email"}),
     ("Behavior.Recency active within DAY_14", {"tokyo-email", "tokyo-sms"}),
     ("Behavior.Recency inactive within DAY_30", {"osaka-email", "nyc-voice"}),
+    # An attribute and ACTIVE recency in one block: read by a join of two narrow indexes.
+    ("Attributes.CallStatus = PENDING and Behavior.Recency active within DAY_14",
+     {"tokyo-email"}),
+    ("[Attributes.CallStatus = Pending and Behavior.Recency active within DAY_14]"
+     " or [Location.Country = US]", {"tokyo-sms", "nyc-voice"}),
     ("ChannelType = EMAIL or Metrics.score < 4", {"tokyo-email", "osaka-email", "tokyo-sms"}),
     ("not (ChannelType = EMAIL or Location.Country = US)", {"tokyo-sms"}),
     ("[ChannelType = EMAIL] and [Metrics.score > 6]", {"tokyo-email"}),

@@ -233,10 +233,15 @@ class Compiler:
 
     def dimensions(self, dims: Dimensions) -> Predicate:
         parts: list[Predicate] = []
+        both = self._listed_and_recent(dims)
+        if both is not None:
+            parts.append(both[1])
         for name, attr in dims.attributes.items():
-            parts.append(self.attribute(endpoints.c.attributes, name, attr))
+            if both is None or both[0] != ("A", name):
+                parts.append(self.attribute(endpoints.c.attributes, name, attr))
         for name, attr in dims.user_attributes.items():
-            parts.append(self.attribute(endpoints.c.user_attributes, name, attr))
+            if both is None or both[0] != ("U", name):
+                parts.append(self.attribute(endpoints.c.user_attributes, name, attr))
         for field, dim in dims.demographic.items():
             column = (
                 endpoints.c.channel_type
@@ -258,6 +263,44 @@ class Compiler:
             active = and_(eff.is_not(None), eff >= cutoff)
             parts.append(active if dims.recency.recency_type == "ACTIVE" else not_(active))
         return and_(true(), *parts) if parts else true()
+
+    def _listed_and_recent(self, dims: Dimensions) -> tuple[tuple[str, str], Predicate] | None:
+        """For a block with an INCLUSIVE attribute and ACTIVE recency: ``id IN (listed JOIN
+        recent)`` in place of the attribute's own ``id IN (listed)``, both sets read from narrow
+        indexes (the attribute index, and ``ix_endpoints_effective`` of migration
+        0002_segments_recency) so that only endpoints in both are looked up by key, not every
+        endpoint with the attribute. The recency condition itself stays in the block.
+        Returns ((kind, attribute name) replaced, predicate), or None."""
+        from renraku.store.segments import endpoint_attribute_index as idx
+
+        if self.probe or dims.recency is None or dims.recency.recency_type != "ACTIVE":
+            return None
+        cutoff = recency_cutoff(dims.recency, self.now)
+        found = [("A", n, d) for n, d in dims.attributes.items()]
+        found += [("U", n, d) for n, d in dims.user_attributes.items()]
+        driver = next((c for c in found if c[2].attribute_type == "INCLUSIVE"), None)
+        if driver is None:
+            return None
+        kind, name, dim = driver
+        recent = endpoints.alias("recent")
+        # A join, not INTERSECT: PostgreSQL hashes the smaller side of a join, but sorts both
+        # sides of an INTERSECT that does not fit work_mem (by collation: slow).
+        both: Predicate = endpoints.c.id.in_(
+            select(idx.c.endpoint_id)
+            .join(
+                recent,
+                and_(recent.c.app_id == idx.c.app_id, recent.c.id == idx.c.endpoint_id),
+            )
+            .where(
+                idx.c.app_id == self.app_id,
+                idx.c.kind == kind,
+                idx.c.name == name,
+                idx.c.value.in_(dim.values),
+                recent.c.app_id == self.app_id,
+                recent.c.effective_date >= cutoff,
+            )
+        )
+        return (kind, name), both
 
     # -- groups -----------------------------------------------------------------------------
 
