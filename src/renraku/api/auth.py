@@ -148,6 +148,22 @@ class Authenticator:
             )
         return principal
 
+    def uncached_key(self, request: sigv4.SignedRequest) -> str | None:
+        """The access key id the request names, when its record is not cached (else None).
+
+        Lets an async caller fetch the key in a worker thread, so that :meth:`authenticate`
+        then runs on the event loop without reaching the store.
+        """
+        header = request.headers.get("authorization", "")
+        key_id: str | None
+        if header[:7].lower() == "bearer ":
+            key_id = header[7:].strip().partition(".")[0]
+        else:
+            key_id = sigv4.credential_key_id(header)
+        if not key_id or self.keyring.is_cached(key_id):
+            return None
+        return key_id
+
     def settle(self, principal: Principal, method: str, status: int) -> None:
         """After a response: remember the signature of a processed state-changing request."""
         if (

@@ -125,6 +125,11 @@ class KeyRing:
         self._cache: dict[str, tuple[float, ActiveKey | None]] = {}
         self._lock = threading.Lock()
 
+    def is_cached(self, key_id: str) -> bool:
+        """Whether :meth:`lookup` would answer ``key_id`` without reading the store."""
+        hit = self._cache.get(key_id)
+        return hit is not None and hit[0] > time.monotonic()
+
     def lookup(self, key_id: str) -> ActiveKey | None:
         """The active key ``key_id``, or None when it is unknown or revoked."""
         now = time.monotonic()

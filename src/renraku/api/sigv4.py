@@ -34,6 +34,7 @@ _AUTH_RE = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+)\s*,\s*"
     r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<signature>[0-9a-f]{64})\s*$"
 )
+_CREDENTIAL_KEY_RE = re.compile(r"Credential=([^/,\s]+)/")
 _UNSIGNED = {"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"}
 _EXCLUDED = frozenset(SIGNED_HEADERS_BLACKLIST)
 
@@ -81,6 +82,12 @@ def _parse_amz_date(value: str) -> datetime:
             "IncompleteSignatureException",
             f"X-Amz-Date {value!r} is not in the form YYYYMMDD'T'HHMMSS'Z'",
         ) from exc
+
+
+def credential_key_id(header: str) -> str | None:
+    """The access key id in a SigV4 ``Authorization`` header's Credential, if it has one."""
+    match = _CREDENTIAL_KEY_RE.search(header)
+    return None if match is None else match[1]
 
 
 def verify(

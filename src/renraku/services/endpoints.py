@@ -1,8 +1,9 @@
-"""Endpoint use cases: create or update one endpoint (Pinpoint's UpdateEndpoint), read users."""
+"""Endpoint use cases: create or update endpoints (Pinpoint's UpdateEndpoint), read users."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from renraku.app import App
@@ -10,6 +11,29 @@ from renraku.domain.endpoint_rules import validate_endpoint_request
 from renraku.domain.endpoints import Endpoint, apply_update, new_endpoint
 from renraku.errors import InvalidInput, NotFound
 from renraku.store import endpoints as endpoint_store
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointUpdate:
+    """One UpdateEndpoint: the application, the endpoint id and the ``EndpointRequest``."""
+
+    app_id: str
+    endpoint_id: str
+    request: Mapping[str, Any]
+
+
+def _updated(
+    current: Endpoint | None, update: EndpointUpdate, region: str | None, now: str
+) -> Endpoint:
+    """``current`` (None: not there yet) with ``update`` applied; InvalidInput names each problem."""
+    clean, problems = validate_endpoint_request(
+        update.request, path="EndpointRequest", default_region=region, creating=current is None
+    )
+    if problems:
+        raise InvalidInput(problems, subject="endpoint request")
+    if current is None:
+        return new_endpoint(update.app_id, update.endpoint_id, clean, now=now)
+    return apply_update(current, clean, now=now)
 
 
 def update_endpoint(
@@ -27,20 +51,48 @@ def update_endpoint(
     region = default_region or app.settings.imports.default_region
     with app.store.begin() as conn:
         current = endpoint_store.find(conn, app_id, endpoint_id)
-        creating = current is None
-        clean, problems = validate_endpoint_request(
-            request, path="EndpointRequest", default_region=region, creating=creating
-        )
-        if problems:
-            raise InvalidInput(problems, subject="endpoint request")
-        now = app.now_iso()
-        updated = (
-            new_endpoint(app_id, endpoint_id, clean, now=now)
-            if current is None
-            else apply_update(current, clean, now=now)
+        updated = _updated(
+            current, EndpointUpdate(app_id, endpoint_id, request), region, app.now_iso()
         )
         endpoint_store.upsert_many(conn, [updated])
     return updated
+
+
+def update_endpoints_together(
+    app: App, updates: Sequence[EndpointUpdate]
+) -> list[Endpoint | InvalidInput]:
+    """Apply many independent UpdateEndpoint requests in one transaction (group commit).
+
+    Each outcome is what :func:`update_endpoint` would have answered had the updates run one
+    after another in this order (a later update of the same endpoint sees the earlier one): the
+    endpoint written, or the InvalidInput that refused that update alone. Refused updates write
+    nothing; the others commit together. If the transaction itself fails, the error is raised
+    and nothing is written, so the caller can run the updates one by one.
+    """
+    region = app.settings.imports.default_region
+    now = app.now_iso()
+    wanted: dict[str, set[str]] = {}
+    for update in updates:
+        wanted.setdefault(update.app_id, set()).add(update.endpoint_id)
+    outcomes: list[Endpoint | InvalidInput] = []
+    with app.store.begin() as conn:
+        latest = {
+            (app_id, ep.id): ep
+            for app_id, ids in wanted.items()
+            for ep in endpoint_store.by_ids(conn, app_id, ids)
+        }
+        written: dict[tuple[str, str], Endpoint] = {}
+        for update in updates:
+            key = (update.app_id, update.endpoint_id)
+            try:
+                updated = _updated(latest.get(key), update, region, now)
+            except InvalidInput as exc:
+                outcomes.append(exc)
+                continue
+            latest[key] = written[key] = updated
+            outcomes.append(updated)
+        endpoint_store.upsert_many(conn, list(written.values()))
+    return outcomes
 
 
 def get_endpoint(app: App, app_id: str, endpoint_id: str) -> Endpoint:

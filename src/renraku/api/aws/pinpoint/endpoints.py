@@ -5,14 +5,19 @@ from __future__ import annotations
 from renraku.api.aws.pinpoint.calls import Call, Payload, operation
 from renraku.services import endpoint_batch
 from renraku.services import endpoints as endpoint_service
+from renraku.services.endpoints import EndpointUpdate
 from renraku.store import endpoints as endpoint_store
+
+
+def update_request(call: Call) -> EndpointUpdate:
+    """The endpoint update an UpdateEndpoint call asks for (written in groups by the router)."""
+    return EndpointUpdate(call.app_id, str(call.params["EndpointId"]), call.body("EndpointRequest"))
 
 
 @operation("UpdateEndpoint")
 def update_endpoint(call: Call) -> Payload:
-    endpoint_service.update_endpoint(
-        call.app, call.app_id, str(call.params["EndpointId"]), call.body("EndpointRequest")
-    )
+    request = update_request(call)
+    endpoint_service.update_endpoint(call.app, request.app_id, request.endpoint_id, request.request)
     return call.accepted()
 
 

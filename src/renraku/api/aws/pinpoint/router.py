@@ -22,17 +22,27 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from renraku.api.auth import Authenticator, AuthError, Principal
 from renraku.api.aws.pinpoint import apps as _apps  # noqa: F401  (registers handlers)
-from renraku.api.aws.pinpoint import endpoints as _endpoints  # noqa: F401
 from renraku.api.aws.pinpoint import events as _events  # noqa: F401
 from renraku.api.aws.pinpoint import imports as _imports  # noqa: F401
 from renraku.api.aws.pinpoint import journeys as _journeys  # noqa: F401
 from renraku.api.aws.pinpoint import segments as _segments  # noqa: F401
 from renraku.api.aws.pinpoint import templates as _templates  # noqa: F401
-from renraku.api.aws.pinpoint.calls import HANDLERS, Call
-from renraku.api.aws.pinpoint.model import SIGNING_NAME, RequestError, conform, pinpoint_model
+from renraku.api.aws.pinpoint.calls import HANDLERS, Call, Payload
+from renraku.api.aws.pinpoint.endpoints import update_request
+from renraku.api.aws.pinpoint.model import (
+    SIGNING_NAME,
+    Operation,
+    RequestError,
+    conform,
+    pinpoint_model,
+)
+from renraku.api.group_commit import GroupCommit
 from renraku.api.sigv4 import SignedRequest
 from renraku.app import App
+from renraku.domain.endpoints import Endpoint
 from renraku.errors import Conflict, InvalidInput, NotFound, RenrakuError
+from renraku.services import endpoints as endpoint_service
+from renraku.services.endpoints import EndpointUpdate
 from renraku.store import apps as app_store
 
 log = logging.getLogger("renraku.api.pinpoint")
@@ -72,7 +82,17 @@ def _renraku_error(exc: RenrakuError) -> tuple[int, str, str]:
 
 
 class PinpointEndpoint:
-    """Authenticates, binds, authorizes and runs one Pinpoint operation per request."""
+    """Authenticates, binds, authorizes and runs one Pinpoint operation per request.
+
+    Checking a request (signature, route, parameters) is CPU work done on the event loop; the
+    store is reached from worker threads: a handler runs in one, and UpdateEndpoint requests
+    are written in groups, one transaction for all that arrive together (:class:`GroupCommit`).
+    Key and application lookups that miss their caches also go to a thread.
+    """
+
+    # Bodies up to this size are parsed on the event loop; larger ones (PutEvents may carry
+    # megabytes) in a worker thread, so that one request cannot stall the others.
+    INLINE_BODY_BYTES = 64 * 1024
 
     def __init__(self, app: App, auth: Authenticator) -> None:
         self.app = app
@@ -83,6 +103,10 @@ class PinpointEndpoint:
         # A write racing an application's deletion fails on the foreign key and is re-checked.
         self._known_apps: dict[str, float] = {}
         self._app_ttl = app.settings.server.key_cache_seconds
+        self.endpoint_updates: GroupCommit[EndpointUpdate, Endpoint] = GroupCommit(
+            lambda updates: endpoint_service.update_endpoints_together(app, updates),
+            lambda u: endpoint_service.update_endpoint(app, u.app_id, u.endpoint_id, u.request),
+        )
 
     async def endpoint(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -99,20 +123,12 @@ class PinpointEndpoint:
             headers=_headers(request),
             body=body,
         )
-        return await run_in_threadpool(self._handle, request, signed, request_id)
-
-    def _too_large(self, request_id: str) -> Response:
-        return error_response(
-            413,
-            "PayloadTooLargeException",
-            f"request body exceeds {self.max_body} bytes (server.max_body_bytes)",
-            request_id,
-        )
-
-    def _handle(self, request: Request, signed: SignedRequest, request_id: str) -> Response:
         principal: Principal | None = None
         params: dict[str, Any] = {}
         try:
+            missing = self.auth.uncached_key(signed)
+            if missing is not None:
+                await run_in_threadpool(self.auth.keyring.lookup, missing)
             principal = self.auth.authenticate(signed, now=datetime.now(UTC), services=SERVICES)
             op, labels = self.model.match(signed.method, signed.raw_path)
             request.scope[ROUTE_KEY] = f"pinpoint:{op.name}"
@@ -124,19 +140,23 @@ class PinpointEndpoint:
                     f"renraku does not implement the Pinpoint operation {op.name}",
                 )
             query = dict(parse_qsl(signed.query_string, keep_blank_values=True))
-            params = self.model.bind(op, labels, query, signed.body)
+            if len(body) <= self.INLINE_BODY_BYTES:
+                params = self.model.bind(op, labels, query, body)
+            else:
+                params = await run_in_threadpool(self.model.bind, op, labels, query, body)
             if "ApplicationId" in params:
-                self._authorize_app(principal, str(params["ApplicationId"]))
-            payload = handler(Call(self.app, principal, op.name, params, request_id))
-            shape = op.output_payload_shape()
-            if shape is not None:
-                payload = conform(payload, shape)
-            response = Response(
-                json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                status_code=op.status,
-                media_type="application/json",
-                headers={"x-amzn-RequestId": request_id},
-            )
+                app_id = str(params["ApplicationId"])
+                principal.require_app(app_id)
+                if self._known_apps.get(app_id, 0.0) <= time.monotonic():
+                    await run_in_threadpool(self._check_app, app_id)
+            call = Call(self.app, principal, op.name, params, request_id)
+            if op.name == "UpdateEndpoint":
+                await self.endpoint_updates.submit(update_request(call))
+                response = self._render(op, call.accepted(), request_id)
+            else:
+                response = await run_in_threadpool(
+                    lambda: self._render(op, handler(call), request_id)
+                )
         except AuthError as exc:
             response = error_response(exc.status, exc.code, exc.message, request_id)
         except RequestError as exc:
@@ -147,15 +167,33 @@ class PinpointEndpoint:
                 log.error("request %s failed: %s", request_id, exc)
             response = error_response(status, code, message, request_id)
         except IntegrityError as exc:
-            response = self._integrity(exc, params.get("ApplicationId"), request_id)
+            response = await run_in_threadpool(
+                self._integrity, exc, params.get("ApplicationId"), request_id
+            )
         if principal is not None:
             self.auth.settle(principal, signed.method, response.status_code)
         return response
 
-    def _authorize_app(self, principal: Principal, app_id: str) -> None:
-        principal.require_app(app_id)
-        if self._known_apps.get(app_id, 0.0) > time.monotonic():
-            return
+    def _render(self, op: Operation, payload: Payload, request_id: str) -> Response:
+        shape = op.output_payload_shape()
+        if shape is not None:
+            payload = conform(payload, shape)
+        return Response(
+            json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            status_code=op.status,
+            media_type="application/json",
+            headers={"x-amzn-RequestId": request_id},
+        )
+
+    def _too_large(self, request_id: str) -> Response:
+        return error_response(
+            413,
+            "PayloadTooLargeException",
+            f"request body exceeds {self.max_body} bytes (server.max_body_bytes)",
+            request_id,
+        )
+
+    def _check_app(self, app_id: str) -> None:
         with self.app.store.connect() as conn:
             record: dict[str, Any] = app_store.get_app(conn, app_id)
         if record["Id"] != app_id:
