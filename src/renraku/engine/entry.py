@@ -3,12 +3,18 @@ user at a time when an event matches the journey's EventStartCondition.
 
 Re-entry of a participant that finished is governed by ``Limits.EndpointReentryCap`` (absent: 1,
 enter once; 0: no limit) and ``Limits.EndpointReentryInterval`` (time since it finished).
+
+With ``RefreshOnSegmentUpdate: true`` a change that may bring new members into the journey's
+segment (endpoints written through the API or an import, a new version of the segment or of one
+it draws on) calls :func:`segment_changed`, which brings the next entry forward to
+:data:`SEGMENT_UPDATE_DELAY` from then instead of waiting for ``RefreshFrequency``. The delay
+gathers a burst of updates (an import, a stream of UpdateEndpoint calls) into one entry run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -16,13 +22,14 @@ from sqlalchemy import Connection, text
 from renraku.domain.endpoints import participant_key
 from renraku.domain.journeys.model import parse_duration
 from renraku.domain.timefmt import iso, parse_iso
-from renraku.engine.membership import entry_pairs
+from renraku.engine.membership import depends_on, entry_pairs
 from renraku.store import journey_events
 from renraku.store import journeys as journey_store
 from renraku.store import participants as participant_store
 
 CHUNK = 20_000
 ANALYZE_AFTER = 1_000
+SEGMENT_UPDATE_DELAY = timedelta(minutes=1)
 
 
 def admit(
@@ -122,3 +129,42 @@ def run_due_entries(conn: Connection, now: datetime) -> int:
                 next_at = iso(candidate)
         journey_store.entry_done(conn, journey.app_id, journey.id, next_at)
     return total
+
+
+def _start_segment(definition: Mapping[str, Any]) -> str | None:
+    seg = (definition.get("StartCondition") or {}).get("SegmentStartCondition") or {}
+    return str(seg["SegmentId"]) if seg.get("SegmentId") else None
+
+
+def refreshes_on_update(definition: Mapping[str, Any], now: datetime) -> bool:
+    """Whether the journey still admits new members when its segment changes: it has a segment
+    start and ``RefreshOnSegmentUpdate: true``, and its ``Schedule.EndTime`` has not passed."""
+    if definition.get("RefreshOnSegmentUpdate") is not True or not _start_segment(definition):
+        return False
+    end = (definition.get("Schedule") or {}).get("EndTime")
+    return not (end and parse_iso(str(end)) <= now)
+
+
+def segment_changed(
+    conn: Connection, app_id: str, now: str, *, segment_id: str | None = None
+) -> int:
+    """Segment members of the application may have changed at ``now``: bring forward the next
+    entry of its journeys that refresh on segment updates; returns how many.
+
+    ``segment_id`` None: endpoints or an imported segment's members changed, any journey's
+    segment may have new members. Given: that segment's definition changed, so only journeys
+    whose segment is it or draws on it.
+    """
+    moment = parse_iso(now)
+    due = iso(moment + SEGMENT_UPDATE_DELAY)
+    brought = 0
+    for row in journey_store.refresh_candidates(conn, app_id, due):
+        definition = row.definition or {}
+        if not refreshes_on_update(definition, moment):
+            continue
+        start = _start_segment(definition)
+        if segment_id is not None and not (start and depends_on(conn, app_id, start, segment_id)):
+            continue
+        journey_store.bring_entry_forward(conn, app_id, row.id, due)
+        brought += 1
+    return brought

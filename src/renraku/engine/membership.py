@@ -3,7 +3,8 @@
 ``members`` answers which of the given endpoints are in a segment (by id, or inline
 ``SegmentDimensions`` keyed ``dims:<json>``) using the pure evaluator on endpoints already loaded;
 imported segments read ``segment_members``. ``entry_pairs`` lists a segment's endpoints for entry,
-compiled to SQL by ``renraku.store.segment_sql``.
+compiled to SQL by ``renraku.store.segment_sql``. ``depends_on`` tells whether a change to one
+segment can change another's members (it is that segment, or built on it as a source).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, and_, select
 
 from renraku.domain.endpoints import Endpoint
 from renraku.domain.segments import SegmentDefinition, endpoint_matches, parse_segment_definition
+from renraku.errors import NotFound
 from renraku.store import segment_sql
 from renraku.store import segments as segment_store
 from renraku.store.schema import segment_members
@@ -94,3 +96,22 @@ def entry_pairs(
     """(endpoint id, user id) of every endpoint in the segment now."""
     stmt = segment_sql.matching_endpoints(conn, app_id, segment_id, now=now)
     return [(r[0], r[1]) for r in conn.execute(stmt)]
+
+
+def depends_on(conn: Connection, app_id: str, segment_key: str, changed_id: str) -> bool:
+    """Whether segment ``segment_key`` (id or name) is segment ``changed_id`` or draws on it
+    through source segments, at any depth."""
+    try:
+        target = str(segment_store.get(conn, app_id, segment_key)["Id"])
+    except NotFound:
+        return False
+    seen: set[str] = set()
+    todo = [changed_id]
+    while todo:
+        current = todo.pop()
+        if current == target:
+            return True
+        if current not in seen:
+            seen.add(current)
+            todo.extend(segment_store.referrers(conn, app_id, current))
+    return False

@@ -368,6 +368,8 @@ class Worker:
                 sc = (row.definition or {}).get("StartCondition") or {}
                 if row.next_entry_at or sc.get("EventStartCondition") or not row.entry_runs:
                     continue
+                if entry.refreshes_on_update(row.definition or {}, self.app.clock.now()):
+                    continue
                 counts = participant_store.counts(conn, *app_row)
                 if not counts.get("ACTIVE") and not counts.get("PAUSED"):
                     journey_store.set_state(

@@ -8,6 +8,7 @@ from typing import Any
 from renraku.app import App
 from renraku.domain.endpoint_rules import validate_endpoint_request
 from renraku.domain.endpoints import Endpoint, apply_update, new_endpoint
+from renraku.engine import entry
 from renraku.errors import InvalidInput, Problem
 from renraku.store import endpoints as endpoint_store
 
@@ -56,4 +57,5 @@ def update_endpoints_batch(
         if problems:
             raise InvalidInput(problems, subject="endpoint batch")
         endpoint_store.upsert_many(conn, list(updated.values()))
+        entry.segment_changed(conn, app_id, now)  # RefreshOnSegmentUpdate journeys
     return list(updated.values())

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from renraku.app import App
+from renraku.engine import entry
 from renraku.errors import ImportRejected, InvalidInput, Problem
 from renraku.importing.failures import Failure
 from renraku.importing.pipeline import (
@@ -365,6 +366,7 @@ class _Runner:
                     },
                 )
             job_store.finish(conn, self.app_id, self.job_id, status=status, now=self.app.now_iso())
+            entry.segment_changed(conn, self.app_id, self.app.now_iso())  # RefreshOnSegmentUpdate
 
     def _report(self) -> None:
         if self.progress is not None:

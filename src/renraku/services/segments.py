@@ -25,6 +25,7 @@ from renraku.domain.segments import (
     parse_filter,
     parse_segment_definition,
 )
+from renraku.engine import entry
 from renraku.errors import Conflict, InvalidInput, NotFound, Problem
 from renraku.store import endpoints as endpoint_store
 from renraku.store import segments as segment_store
@@ -190,6 +191,7 @@ def update(
             name=None if name is None else _check_name(name),
             tags=None if tags is None else dict(tags),
         )  # fmt: skip
+        entry.segment_changed(conn, app_id, app.now_iso(), segment_id=str(current.id))
         return describe(conn, app_id, current.id)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    or_,
     select,
     update,
 )
@@ -267,4 +268,37 @@ def delete(conn: Connection, app_id: str, journey_id: str) -> None:
     )
     conn.execute(
         journeys.delete().where(and_(journeys.c.app_id == app_id, journeys.c.id == journey_id))
+    )
+
+
+def refresh_candidates(conn: Connection, app_id: str, before: str) -> list[Any]:
+    """Active journeys of an application that made their first segment entry and whose next one
+    is not due by ``before``: those a segment update may bring forward."""
+    return list(
+        conn.execute(
+            select(journeys.c.id, journeys.c.definition).where(
+                and_(
+                    journeys.c.app_id == app_id,
+                    journeys.c.state == "ACTIVE",
+                    journeys.c.entry_runs > 0,
+                    or_(journeys.c.next_entry_at.is_(None), journeys.c.next_entry_at > before),
+                )
+            )
+        )
+    )
+
+
+def bring_entry_forward(conn: Connection, app_id: str, journey_id: str, at: str) -> None:
+    """Make the journey's next segment entry due at ``at`` unless it is due sooner."""
+    conn.execute(
+        update(journeys)
+        .where(
+            and_(
+                journeys.c.app_id == app_id,
+                journeys.c.id == journey_id,
+                journeys.c.state == "ACTIVE",
+                or_(journeys.c.next_entry_at.is_(None), journeys.c.next_entry_at > at),
+            )
+        )
+        .values(next_entry_at=at)
     )

@@ -241,6 +241,9 @@ def _windows(problems: list[Problem], d: Mapping[str, Any]) -> None:
             problems.append(
                 Problem(f"TimezoneEstimationMethods[{i}]", "PHONE_NUMBER or POSTAL_CODE")
             )
+    for key in ("RefreshOnSegmentUpdate", "WaitForQuietTime", "SendingSchedule"):
+        if key in d and d[key] is not None and not isinstance(d[key], bool):
+            problems.append(Problem(key, f"must be true or false, not {d[key]!r}"))
 
 
 def _limits_and_schedule(problems: list[Problem], d: Mapping[str, Any]) -> None:
