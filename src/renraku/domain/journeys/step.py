@@ -429,4 +429,6 @@ def advance(
         steps += 1
         if p == before:
             break
+        if any(isinstance(c, SetAttributes) for c in cmds):
+            break  # facts are stale now: the next step (and its exit check) waits for fresh ones
     return p, commands, steps
