@@ -107,6 +107,22 @@ def test_without_refresh_on_update_an_import_waits_and_the_journey_completes(
     assert _sms_users(app) == ["U1"]
 
 
+def test_changes_made_while_paused_are_picked_up_on_resume(
+    app: App, app_id: str, tmp_path: Path
+) -> None:
+    _import(app, app_id, tmp_path, "first", [_row(1)])
+    jid = journeys.create(app, app_id, _journey("people", refresh_on_update=True))["Id"]
+    worker = Worker(app)
+    worker.run_for(timedelta(hours=1))
+    journeys.pause(app, app_id, jid)
+    _import(app, app_id, tmp_path, "second", [_row(2)])
+    worker.run_for(timedelta(hours=1))
+    assert _sms_users(app) == ["U1"]  # paused: nobody enters
+    journeys.resume(app, app_id, jid)
+    worker.run_for(timedelta(seconds=1))
+    assert _sms_users(app) == ["U1", "U2"]
+
+
 def test_endpoint_updates_and_a_new_segment_version_admit_new_members_but_not_finished_ones(
     app: App, app_id: str, tmp_path: Path
 ) -> None:

@@ -15,6 +15,7 @@ from renraku.domain.journeys.model import MESSAGE_KINDS, build_journey
 from renraku.domain.journeys.step import CHANNEL_OF
 from renraku.domain.journeys.validation import problems, references
 from renraku.domain.timefmt import parse_iso
+from renraku.engine import entry
 from renraku.errors import Conflict, InvalidInput, NotFound, Problem
 from renraku.store import journeys as journey_store
 from renraku.store import participants as participant_store
@@ -192,6 +193,9 @@ def _transition(
             participant_store.set_status_all(
                 conn, app_id, row.id, from_statuses=("PAUSED",), to="ACTIVE"
             )
+            if row.entry_runs and entry.refreshes_on_update(row.definition or {}, app.clock.now()):
+                # Segment changes made while it was paused were not watched: look again now.
+                journey_store.bring_entry_forward(conn, app_id, row.id, now)
         elif to == "CANCELLED":
             participant_store.set_status_all(
                 conn, app_id, row.id, from_statuses=("ACTIVE", "PAUSED"), to="CANCELLED", now=now
