@@ -15,8 +15,10 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    func,
     or_,
     select,
+    text,
     update,
 )
 
@@ -272,8 +274,13 @@ def delete(conn: Connection, app_id: str, journey_id: str) -> None:
 
 
 def refresh_candidates(conn: Connection, app_id: str, before: str) -> list[Any]:
-    """Active journeys of an application that made their first segment entry and whose next one
-    is not due by ``before``: those a segment update may bring forward."""
+    """Active journeys of an application with ``RefreshOnSegmentUpdate: true`` that made their
+    first segment entry and whose next one is not due by ``before``: those a segment update may
+    bring forward. Called on every endpoint write, so the flag is tested in SQL (per dialect)."""
+    if conn.dialect.name == "postgresql":
+        flagged: Any = text("""journeys.definition @> '{"RefreshOnSegmentUpdate": true}'""")
+    else:
+        flagged = func.json_extract(journeys.c.definition, "$.RefreshOnSegmentUpdate") == 1
     return list(
         conn.execute(
             select(journeys.c.id, journeys.c.definition).where(
@@ -282,6 +289,7 @@ def refresh_candidates(conn: Connection, app_id: str, before: str) -> list[Any]:
                     journeys.c.state == "ACTIVE",
                     journeys.c.entry_runs > 0,
                     or_(journeys.c.next_entry_at.is_(None), journeys.c.next_entry_at > before),
+                    flagged,
                 )
             )
         )
