@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Text, and_, cast, or_, select
@@ -81,7 +82,30 @@ class LazyJson(Mapping[str, Any]):
         return len(self._get())
 
 
+# Most endpoints have no demographic, location, metrics or user attributes: one shared empty
+# mapping for all of them instead of an object per column and row.
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _lazy(raw: str | None) -> Mapping[str, Any]:
+    return _EMPTY if not raw or raw == "{}" else LazyJson(raw)
+
+
 _JSON_COLUMNS = ("attributes", "user_attributes", "demographic", "location", "metrics")
+_ENDPOINT_COLUMNS = (
+    "app_id",
+    "id",
+    "channel_type",
+    "address",
+    "user_id",
+    *_JSON_COLUMNS,
+    "opt_out",
+    "endpoint_status",
+    "effective_date",
+    "creation_date",
+    "cohort_id",
+    "request_id",
+)
 
 
 def _endpoints_for(
@@ -98,46 +122,20 @@ def _endpoints_for(
         return out
     cols = [
         cast(endpoints.c[c], Text).label(c) if c in _JSON_COLUMNS else endpoints.c[c]
-        for c in (
-            "app_id",
-            "id",
-            "channel_type",
-            "address",
-            "user_id",
-            *_JSON_COLUMNS,
-            "opt_out",
-            "endpoint_status",
-            "effective_date",
-            "creation_date",
-            "cohort_id",
-            "request_id",
-        )
+        for c in _ENDPOINT_COLUMNS
     ]
     rows = conn.execute(
         select(*cols)
         .where(and_(endpoints.c.app_id == app_id, or_(*conds)))
         .order_by(endpoints.c.id)
     )
-    for r in rows:
+    lazy = _lazy
+    for a, i, ch, addr, uid, at, ua, dem, loc, met, opt, st, eff, cre, coh, req in rows:
         ep = Endpoint(
-            app_id=r.app_id,
-            id=r.id,
-            channel_type=r.channel_type,
-            address=r.address,
-            user_id=r.user_id,
-            attributes=LazyJson(r.attributes),
-            user_attributes=LazyJson(r.user_attributes),
-            demographic=LazyJson(r.demographic),
-            location=LazyJson(r.location),
-            metrics=LazyJson(r.metrics),
-            opt_out=r.opt_out,
-            endpoint_status=r.endpoint_status,
-            effective_date=r.effective_date,
-            creation_date=r.creation_date,
-            cohort_id=r.cohort_id,
-            request_id=r.request_id,
-        )
-        out[ep.participant].append(ep)
+            a, i, ch, addr, uid, lazy(at), lazy(ua), lazy(dem), lazy(loc), lazy(met),
+            opt, st, eff, cre, coh, req,
+        )  # fmt: skip
+        out[f"u:{uid}" if uid else f"e:{i}"].append(ep)
     return out
 
 
@@ -211,7 +209,8 @@ def gather(
     users = sorted({p.user_id for p, _ in batch if p.user_id})
     lone = sorted({p.pkey[2:] for p, _ in batch if not p.user_id})
     eps = _endpoints_for(conn, app_id, users, lone)
-    needs = {j.id + f"/{j.version}": needs_of(j, frequency_caps) for _, j in batch}
+    versions = {j.id + f"/{j.version}": j for _, j in batch}
+    needs = {key: needs_of(j, frequency_caps) for key, j in versions.items()}
     want_user_events = [p for p, j in batch if needs[j.id + f"/{j.version}"].user_events]
     since = min((p.entered_at for p in want_user_events), default=None)
     keys = [k for p, _ in batch for k in (p.data.get("keys") or [])]

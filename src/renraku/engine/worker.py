@@ -35,11 +35,12 @@ from renraku.domain.timefmt import iso, parse_iso
 from renraku.engine import entry, ledger
 from renraku.engine.clock import VirtualClock
 from renraku.engine.facts import gather
-from renraku.store import endpoints as endpoint_store
 from renraku.store import journey_events
 from renraku.store import journeys as journey_store
 from renraku.store import participants as participant_store
 from renraku.store import sends as send_store
+from renraku.store.bulk import update_by_key
+from renraku.store.schema import endpoints as endpoint_table
 
 if TYPE_CHECKING:
     from renraku.app import App
@@ -257,8 +258,23 @@ class Worker:
             conn, ledger.ledger_rows(outgoing, now_s, time.time() + self.cfg.send_lease_seconds)
         )
         journey_events.append_many(conn, evs)
-        if touched:
-            endpoint_store.upsert_many(conn, list(touched.values()))
+        if touched:  # only the changed columns: the rest of each row may have moved meanwhile
+            update_by_key(
+                conn,
+                endpoint_table,
+                ("app_id", "id"),
+                ("attributes", "effective_date"),
+                [
+                    {
+                        "app_id": ep.app_id,
+                        "id": ep.id,
+                        "attributes": dict(ep.attributes),
+                        "effective_date": ep.effective_date,
+                    }
+                    for ep in touched.values()
+                ],
+                by_key_only=False,  # the attribute index trigger joins old and new rows
+            )
         return [o for o in outgoing if o.key in recorded]
 
     def _note_lateness(self, claimed: list[tuple[str, Participant]], now: datetime) -> None:

@@ -25,11 +25,14 @@ def update_by_key(
     rows: Sequence[Mapping[str, Any]],
     *,
     extra: str = "",
+    by_key_only: bool = True,
 ) -> int:
     """Set ``fields`` of the rows identified by ``keys`` (each mapping has keys and fields).
 
     ``extra`` is an SQL condition added to every row's match, naming the table's columns as
     ``t.col`` and the row's new values as ``v.col`` (e.g. ``t.wake_at > v.wake_at``).
+    ``by_key_only=False`` lets PostgreSQL's planner join as it likes: for tables whose triggers
+    join transition tables (no hash join there means comparing every old row with every new one).
     """
     if not rows:
         return 0
@@ -58,11 +61,17 @@ def update_by_key(
     )
     # Each row is found by its primary key: without this the planner, misled by stale statistics
     # on a table that grew by bulk entry, hashes the whole table for every chunk.
-    conn.execute(text("SET LOCAL enable_hashjoin = off"))
-    conn.execute(text("SET LOCAL enable_mergejoin = off"))
+    if by_key_only:
+        conn.execute(text("SET LOCAL enable_hashjoin = off"))
+        conn.execute(text("SET LOCAL enable_mergejoin = off"))
     total = 0
     for lo in range(0, len(rows), _CHUNK):
         chunk = rows[lo : lo + _CHUNK]
         arrays_of = {f"p{i}": [value(n, r[n]) for r in chunk] for i, n in enumerate(names)}
         total += int(conn.execute(stmt, arrays_of).rowcount or 0)
+    # Only for this statement: later statements of the transaction (and the triggers they fire,
+    # e.g. the endpoint attribute index) need hash joins.
+    if by_key_only:
+        conn.execute(text("RESET enable_hashjoin"))
+        conn.execute(text("RESET enable_mergejoin"))
     return total

@@ -8,7 +8,9 @@ seconds), ``retry`` (a transient failure; handed over again once the lease passe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -20,9 +22,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     and_,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -72,14 +76,47 @@ def _insert(conn: Connection) -> Any:
 
 def record(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
     """Record sends as ``pending`` before any provider sees them; returns the keys recorded now
-    (a key recorded before is left alone and not returned: it must not be handed over again)."""
+    (a key recorded before is left alone and not returned: it must not be handed over again).
+
+    PostgreSQL: one ``INSERT ... SELECT FROM unnest(arrays)`` per chunk (one array parameter per
+    column instead of a parameter per value); SQLite: a multi-row insert.
+    """
     if not rows:
         return set()
-    stmt = _insert(conn).on_conflict_do_nothing(index_elements=["key"]).returning(sends.c.key)
     done: set[str] = set()
+    if conn.dialect.name == "postgresql":
+        for lo in range(0, len(rows), 10_000):
+            chunk = rows[lo : lo + 10_000]
+            arrays = {
+                f"p{i}": [_pg_value(name, r[name]) for r in chunk]
+                for i, name in enumerate(_COLUMNS)
+            }
+            done.update(conn.execute(_pg_record_statement(), arrays).scalars().all())
+        return done
+    stmt = _insert(conn).on_conflict_do_nothing(index_elements=["key"]).returning(sends.c.key)
     for lo in range(0, len(rows), 5000):
         done.update(conn.execute(stmt, list(rows[lo : lo + 5000])).scalars().all())
     return done
+
+
+_COLUMNS = tuple(c.name for c in sends.columns)
+
+
+def _pg_value(name: str, value: Any) -> Any:
+    return json.dumps(value) if name == "payload" and value is not None else value
+
+
+@lru_cache(maxsize=1)
+def _pg_record_statement() -> TextClause:
+    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"CAST(:p{i} AS {sends.c[n].type.compile(dialect=pg)}[])" for i, n in enumerate(_COLUMNS)
+    )
+    names = ", ".join(_COLUMNS)
+    return text(
+        f"INSERT INTO sends ({names}) SELECT {names} FROM unnest({arrays}) AS v({names}) "
+        "ON CONFLICT (key) DO NOTHING RETURNING key"
+    )
 
 
 _SETTLED = (
