@@ -8,7 +8,7 @@ token, are prepared before the run; then a plain HTTP/1.1 client on asyncio keep
 errors per operation, the server's CPU per request and the load generator's own CPU.
 
 Usage: ``python bench/api_bench.py [--duration 30] [--concurrency 32] [--workers 2]
-[--op update|get|mixed] [--auth sigv4|bearer] [--requests N] [--db URL] [--json]``.
+[--op update|get|events|mixed|all] [--auth sigv4|bearer] [--requests N] [--db URL] [--json]``.
 """
 
 from __future__ import annotations
@@ -72,10 +72,34 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
+OPS = {"update": "UpdateEndpoint", "get": "GetUserEndpoints", "events": "PutEvents"}
+MIXES = {"mixed": ("update", "get"), "all": ("update", "events", "get")}
+
+
+def events_body(user: str) -> bytes:
+    """A PutEvents body: one event for the user's email endpoint (the soak's shape)."""
+    events = {
+        "BatchItem": {
+            f"{user}-email": {
+                "Endpoint": {"ChannelType": "EMAIL", "Address": f"{user}@example.com"},
+                "Events": {
+                    uuid.uuid4().hex: {
+                        "EventType": "soak.ping",
+                        "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    }
+                },
+            }
+        }
+    }
+    return json.dumps(events).encode()
+
+
 def _request(op: str, app_id: str, n: int) -> tuple[str, str, bytes]:
     user = f"user{n % USERS}"
     if op == "get":
         return "GET", f"/v1/apps/{app_id}/users/{user}", b""
+    if op == "events":
+        return "POST", f"/v1/apps/{app_id}/events", events_body(user)
     body = {
         "ChannelType": "EMAIL",
         "Address": f"{user}@example.com",
@@ -101,7 +125,8 @@ def _prepare(config: dict[str, Any], first: int, count: int) -> list[Prepared]:
     bearer = f"Bearer {key['AccessKeyId']}.{key['SecretAccessKey']}"
     out: list[Prepared] = []
     for n in range(first, first + count):
-        op = config["op"] if config["op"] != "mixed" else ("update", "get")[n % 2]
+        mix = MIXES.get(config["op"], (config["op"],))
+        op = mix[n % len(mix)]
         method, path, body = _request(op, app_id, n)
         headers = {"Content-Type": "application/json"}
         if config["auth"] == "sigv4":
@@ -145,8 +170,8 @@ async def _drive(config: dict[str, Any], prepared: list[Prepared]) -> dict[str, 
     request than the server under test, on the same two cores.
     """
     host, port = config["url"].split("://", 1)[1].rsplit(":", 1)
-    latencies: dict[str, list[float]] = {"update": [], "get": []}
-    errors: dict[str, dict[str, int]] = {"update": {}, "get": {}}
+    latencies: dict[str, list[float]] = {op: [] for op in OPS}
+    errors: dict[str, dict[str, int]] = {op: {} for op in OPS}
     queue = iter(prepared)
     deadline = time.perf_counter() + config["duration"]
     exhausted = False
@@ -169,7 +194,7 @@ async def _drive(config: dict[str, Any], prepared: list[Prepared]) -> dict[str, 
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, int(port))
                 elapsed = time.perf_counter() - started
-                expected = ("202",) if op == "update" else ("200", "404")
+                expected = {"update": ("202",), "events": ("202",)}.get(op, ("200", "404"))
                 if status in expected:
                     latencies[op].append(elapsed)
                 else:
@@ -239,6 +264,31 @@ def _start_profiler(out: str | None, pid: int, duration: float) -> subprocess.Po
     )  # fmt: skip
 
 
+def load_config(url: str, app_id: str, key: dict[str, Any], args: Any) -> dict[str, Any]:
+    """What the load generator needs: the server, the key, and the run's options from ``args``."""
+    return {
+        "url": url,
+        "app_id": app_id,
+        "key": key,
+        "duration": args.duration,
+        "concurrency": args.concurrency,
+        "op": getattr(args, "op", "all"),
+        "auth": getattr(args, "auth", "sigv4"),
+        "requests": args.requests,
+    }
+
+
+def start_loadgen(config: dict[str, Any]) -> tuple[Any, Any]:
+    """The load generator process, started and ready (its requests signed); and its queue,
+    which gives the result when the run ends."""
+    queue: Any = multiprocessing.get_context("spawn").Queue()
+    loadgen = multiprocessing.get_context("spawn").Process(target=_loadgen, args=(config, queue))
+    loadgen.start()
+    if queue.get() != "ready":
+        raise SystemExit("the load generator failed")
+    return loadgen, queue
+
+
 def _prepare_db(db: str | None) -> tuple[str, str | None]:
     if db:
         return db, None
@@ -265,7 +315,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
-    parser.add_argument("--op", choices=["update", "get", "mixed"], default="update")
+    parser.add_argument("--op", choices=[*OPS, *MIXES], default="update")
     parser.add_argument("--auth", choices=["sigv4", "bearer"], default="sigv4")
     parser.add_argument(
         "--requests",
@@ -317,28 +367,13 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("renraku serve did not become ready")
             time.sleep(0.2)
-        config = {
-            "url": url,
-            "app_id": app_id,
-            "key": key,
-            "duration": args.duration,
-            "concurrency": args.concurrency,
-            "op": args.op,
-            "auth": args.auth,
-            "requests": args.requests,
-        }
-        if args.op == "get":
+        config = load_config(url, app_id, key, args)
+        if args.op != "update":
             # Users must exist for GetUserEndpoints to find them: one quick update pass first.
             warm = dict(config, op="update", duration=60.0)
             _run(warm, _prepare(warm, 0, USERS))
         tree = psutil.Process(server.pid)
-        queue: Any = multiprocessing.get_context("spawn").Queue()
-        loadgen = multiprocessing.get_context("spawn").Process(
-            target=_loadgen, args=(config, queue)
-        )
-        loadgen.start()
-        if queue.get() != "ready":
-            raise SystemExit("the load generator failed")
+        loadgen, queue = start_loadgen(config)
         cpu_before = _cpu_seconds(tree)
         profiler = _start_profiler(args.profile, server.pid, args.duration)
         result = queue.get()
@@ -361,7 +396,7 @@ def main() -> None:
         "auth": args.auth,
         **result,
     }
-    served = sum(report[op]["requests"] for op in ("update", "get") if op in report)
+    served = sum(report[op]["requests"] for op in OPS if op in report)
     if served:
         # Load-independent: server CPU per request, and what that allows per dedicated core.
         report["server_cpu_ms_per_request"] = round(server_cpu / served * 1000, 2)
@@ -372,10 +407,9 @@ def main() -> None:
         return
     print(f"{report['database']}, {args.workers} server worker(s), concurrency {args.concurrency}, "
           f"{args.auth}, {report['seconds']} s")  # fmt: skip
-    for op in ("update", "get"):
+    for op, name in OPS.items():
         if op in report:
             r = report[op]
-            name = "UpdateEndpoint" if op == "update" else "GetUserEndpoints"
             print(f"  {name:17} {r['per_second']:>8.1f} req/s  p50 {r['p50_ms']:>7.2f} ms  "
                   f"p99 {r['p99_ms']:>7.2f} ms  errors {r['errors'] or 0}")  # fmt: skip
     if "server_cpu_ms_per_request" in report:

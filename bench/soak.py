@@ -37,7 +37,7 @@ from botocore.credentials import Credentials
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_bench import RENRAKU, _drop_schema, _free_port, _percentile, _prepare_db
+from api_bench import RENRAKU, _drop_schema, _free_port, _percentile, _prepare_db, events_body
 from renraku.api import keyring
 from renraku.app import build_app
 from renraku.channels import recording
@@ -120,20 +120,7 @@ def _request(op: str, app_id: str, users: int) -> tuple[str, str, bytes]:
     if op == "get":
         return "GET", f"/v1/apps/{app_id}/users/{user}", b""
     if op == "events":
-        body: dict[str, Any] = {
-            "BatchItem": {
-                f"{user}-email": {
-                    "Endpoint": {"ChannelType": "EMAIL", "Address": f"{user}@example.com"},
-                    "Events": {
-                        uuid.uuid4().hex: {
-                            "EventType": "soak.ping",
-                            "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        }
-                    },
-                }
-            }
-        }
-        return "POST", f"/v1/apps/{app_id}/events", json.dumps(body).encode()
+        return "POST", f"/v1/apps/{app_id}/events", events_body(user)
     body = {
         "ChannelType": "EMAIL",
         "Address": f"{user}@example.com",

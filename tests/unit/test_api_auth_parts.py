@@ -140,6 +140,23 @@ def test_the_replay_memory_remembers_signatures_it_was_given() -> None:
     assert not guard.seen("other")
 
 
+def test_the_replay_memory_forgets_signatures_once_their_requests_would_have_expired() -> None:
+    now = [1_000_000.0]
+    guard = ReplayGuard(window_seconds=300, clock=lambda: now[0])
+    for n in range(1000):
+        guard.remember(f"sig{n}", until=now[0] + 300)
+    guard.remember("expired already", until=now[0] - 1)
+    assert len(guard) == 1000
+    assert guard.seen("sig999")
+    assert not guard.seen("expired already")
+    now[0] += 300 + ReplayGuard.BUCKET_SECONDS * 2
+    guard.remember("fresh", until=now[0] + 300)
+    # Steady load keeps a flat memory: only the fresh signature is left.
+    assert len(guard) == 1
+    assert guard.seen("fresh")
+    assert not guard.seen("sig999")
+
+
 def test_pagination_tokens_round_trip_and_forgeries_name_the_field() -> None:
     items = list(range(5))
     page, token = paginate(items, "2", None)

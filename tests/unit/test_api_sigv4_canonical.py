@@ -3,6 +3,7 @@ requests botocore signs verify on it without falling back to botocore."""
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -98,6 +99,12 @@ def test_a_signature_the_short_path_renders_differently_is_still_judged_by_botoc
     monkeypatch.setattr(sigv4, "canonical_request", lambda *_: "something else")
     verified = verify(request, lookup=lambda _: KEY, now=datetime.now(UTC), max_skew_seconds=300)
     assert verified.key is KEY
+
+
+def test_the_keyed_hash_is_hmac_sha256() -> None:
+    key = signing_key("secret", "20261126", "us-east-1", "mobiletargeting")
+    for message in (b"", b"x" * 63, b"y" * 64, b"z" * 1000):
+        assert sigv4._KeyedHash(key).sign(message) == hmac.new(key, message, "sha256").hexdigest()
 
 
 def test_the_signing_key_is_derived_once_per_secret_day_region_and_service() -> None:

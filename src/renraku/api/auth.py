@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,6 +38,8 @@ class Principal:
     key_id: str
     app_id: str | None  # None: administrator key
     signature: str | None = None
+    # Wall-clock time after which a signed request is refused as expired (so no longer a replay).
+    signature_expires: float | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -92,27 +95,44 @@ class ReplayGuard:
     POST, PUT, PATCH or DELETE that was already processed is refused. Requests answered 429 or
     5xx are not remembered, so a client's retry (which boto3 re-signs) is never taken for a replay.
     The memory is per server process.
+
+    A signature is kept only until its request could no longer be accepted anyway (its signing
+    time plus the window), as a 64-bit hash in a set per ``BUCKET_SECONDS`` of expiry; expired
+    sets are dropped whole. So memory stays flat under steady load: about 70 bytes per state-
+    changing request of the last window (300 s by default).
     """
 
-    def __init__(self, window_seconds: float) -> None:
+    BUCKET_SECONDS = 10
+
+    def __init__(self, window_seconds: float, clock: Callable[[], float] = time.time) -> None:
         self.window = window_seconds
-        self._seen: dict[str, float] = {}
+        self._clock = clock
+        self._buckets: dict[int, set[int]] = {}
         self._lock = threading.Lock()
         self._next_sweep = 0.0
 
-    def seen(self, signature: str) -> bool:
-        now = time.monotonic()
+    def __len__(self) -> int:
         with self._lock:
-            expiry = self._seen.get(signature)
-            return expiry is not None and expiry > now
+            return sum(len(bucket) for bucket in self._buckets.values())
 
-    def remember(self, signature: str) -> None:
-        now = time.monotonic()
+    def seen(self, signature: str) -> bool:
+        key = hash(signature)
+        with self._lock:
+            return any(key in bucket for bucket in self._buckets.values())
+
+    def remember(self, signature: str, until: float | None = None) -> None:
+        """Keep ``signature`` until ``until`` (wall-clock seconds; default: twice the window)."""
+        now = self._clock()
+        expires = now + 2 * self.window if until is None else until
+        if expires <= now:
+            return  # its request can no longer be accepted: nothing to remember
+        slot = int(expires // self.BUCKET_SECONDS) + 1
         with self._lock:
             if now >= self._next_sweep:
-                self._seen = {s: e for s, e in self._seen.items() if e > now}
-                self._next_sweep = now + self.window / 4
-            self._seen[signature] = now + 2 * self.window
+                for old in [s for s in self._buckets if s * self.BUCKET_SECONDS <= now]:
+                    del self._buckets[old]
+                self._next_sweep = now + self.BUCKET_SECONDS
+            self._buckets.setdefault(slot, set()).add(hash(signature))
 
 
 class Authenticator:
@@ -172,7 +192,7 @@ class Authenticator:
             and status < 500
             and status != 429
         ):
-            self.replays.remember(principal.signature)
+            self.replays.remember(principal.signature, principal.signature_expires)
 
     def _bearer(self, token: str) -> Principal:
         key_id, _, secret = token.partition(".")
@@ -203,5 +223,8 @@ class Authenticator:
                 "this signed request was already processed; sign each request anew",
             )
         return Principal(
-            key_id=verified.key.id, app_id=verified.key.app_id, signature=verified.signature
+            key_id=verified.key.id,
+            app_id=verified.key.app_id,
+            signature=verified.signature,
+            signature_expires=verified.signed_at.timestamp() + self.settings.clock_skew_seconds,
         )

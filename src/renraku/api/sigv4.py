@@ -65,6 +65,7 @@ class Verified:
     signature: str
     region: str
     service: str
+    signed_at: datetime
 
 
 _AMZ_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")
@@ -170,8 +171,7 @@ def verify(
     to_sign = "\n".join(
         (ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest())
     )
-    key_bytes = signing_key(key.secret, scope_date, region, service)
-    expected = hmac.digest(key_bytes, to_sign.encode(), "sha256").hex()
+    expected = _keyed(key.secret, scope_date, region, service).sign(to_sign.encode())
     if not hmac.compare_digest(expected, match["signature"]) and not hmac.compare_digest(
         _botocore_signature(request, signed_names, key, amz_date, region, service),
         match["signature"],
@@ -181,7 +181,9 @@ def verify(
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method.",
         )
-    return Verified(key=key, signature=match["signature"], region=region, service=service)
+    return Verified(
+        key=key, signature=match["signature"], region=region, service=service, signed_at=when
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -191,6 +193,29 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     for part in (region, service, "aws4_request"):
         key = hmac.digest(key, part.encode(), "sha256")
     return key
+
+
+class _KeyedHash:
+    """HMAC-SHA256 under one key with its padded key blocks hashed once (RFC 2104)."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        block = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def sign(self, message: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
+@lru_cache(maxsize=1024)
+def _keyed(secret: str, date: str, region: str, service: str) -> _KeyedHash:
+    return _KeyedHash(signing_key(secret, date, region, service))
 
 
 def canonical_request(request: SignedRequest, signed_names: Sequence[str]) -> str:

@@ -17,6 +17,8 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
+from renraku.api.aws.pinpoint.shape_check import ShapeChecks
+
 SERVICE = "pinpoint"
 SIGNING_NAME = "mobiletargeting"
 
@@ -124,6 +126,7 @@ class PinpointModel:
         # A trie over path segments; literal segments win over labels (/jobs/import over
         # /jobs/{job-id}), as in Pinpoint's own routing.
         self._root = _Node()
+        self._checks = ShapeChecks()
         for bound in self.operations.values():
             node = self._root
             for segment in bound.template:
@@ -172,6 +175,8 @@ class PinpointModel:
         payload = op.payload_member
         if payload is not None:
             params[payload] = _json_body(body, payload)
+        if self._checks.check(shape)(params):
+            return params  # certainly valid: botocore's validator would report nothing
         report = ParamValidator().validate(params, shape)
         if report.has_errors():
             raise RequestError(400, "BadRequestException", report.generate_report())
