@@ -7,14 +7,18 @@ always; phone numbers and email addresses are masked by default (``+81******78``
 ``RENRAKU_LOG_PII=show`` to keep them while debugging on your own machine.
 
 :func:`configure_logging` installs one stderr handler with the filter on the root logger (the CLI
-calls it); :func:`protect` adds the filter to handlers configured elsewhere (uvicorn's).
+calls it); :func:`protect` adds the filter to handlers configured elsewhere;
+:func:`uvicorn_log_config` is the logging configuration ``renraku serve`` hands to uvicorn, which
+applies it in every worker process it starts (so their logs are masked too).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import re
+from typing import Any
 
 _SECRET_FIELD = re.compile(
     r"""(?ix)
@@ -26,6 +30,7 @@ _SECRET_FIELD = re.compile(
     (?P<value>[^\s"',;&}]+)
     """
 )
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?P<pw>[^@\s/]+)(?=@)", re.I)
 _EMAIL = re.compile(
@@ -110,6 +115,26 @@ def configure_logging(level: int | str | None = None) -> None:
     if not any(getattr(h, "_renraku", False) for h in root.handlers):
         handler = logging.StreamHandler()
         handler._renraku = True  # type: ignore[attr-defined]
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(handler)
     protect("", "uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def uvicorn_log_config(level: int | str | None = None) -> dict[str, Any]:
+    """uvicorn's own logging configuration with :class:`MaskingFilter` on each of its handlers,
+    and a masking stderr handler on the root logger at ``RENRAKU_LOG_LEVEL`` (or WARNING)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["masking"] = {"()": f"{__name__}.MaskingFilter"}
+    config["formatters"]["renraku"] = {"format": FORMAT}
+    config["handlers"]["renraku"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "renraku",
+        "stream": "ext://sys.stderr",
+    }
+    for handler in config["handlers"].values():
+        handler["filters"] = [*handler.get("filters", []), "masking"]
+    chosen = level or os.environ.get("RENRAKU_LOG_LEVEL", "WARNING").upper()
+    config["root"] = {"handlers": ["renraku"], "level": chosen}
+    return config

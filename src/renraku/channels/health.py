@@ -18,9 +18,9 @@ MASK = "**********"
 
 
 def effective_settings(settings: Settings) -> dict[str, Any]:
-    """Settings as JSON; SecretStr values and database passwords are masked."""
-    data: dict[str, Any] = settings.model_dump(mode="json")
-    data["db"] = mask_url(settings.db)
+    """Settings as JSON; SecretStr values and passwords in URLs (the database's, Redis's, any
+    other) are masked."""
+    data: dict[str, Any] = _mask_urls(settings.model_dump(mode="json"))
     for function in (data.get("functions") or {}).values():
         env = function.get("environment") or {}
         for key in env:
@@ -31,6 +31,16 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
 
 # Function environment variables whose names say they hold a secret are masked too.
 SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|API_?KEY", re.IGNORECASE)
+
+
+def _mask_urls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_urls(v) for v in value]
+    if isinstance(value, str) and "://" in value and "@" in value:
+        return mask_url(value)
+    return value
 
 
 def mask_url(url: str) -> str:

@@ -30,6 +30,7 @@ def serve_command(
 
     from renraku.api.keyring import load_master_key
     from renraku.api.server import SCHEMA_READY_ENV, create_api
+    from renraku.masking import uvicorn_log_config
 
     cli_state = state(ctx)
     if print_openapi:
@@ -65,6 +66,7 @@ def serve_command(
         workers=count,
         log_level=log_level,
         access_log=False,
+        log_config=uvicorn_log_config(),
         proxy_headers=False,
         # Clients keep pooled connections (boto3, SDKs); closing them after uvicorn's default 5 s
         # idle races a client that is just sending on one.
