@@ -25,14 +25,16 @@ _SECRET_FIELD = re.compile(
     (?P<name>["']?(?:[a-z_-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key
         |private[_-]?key|signing[_-]?key|credential|signature|authorization|session|cookie)
         [a-z_-]*)["']?)
-    (?P<sep>\s*[:=]\s*["']?)
+    (?P<sep>\s*[:=]\s*(?:b(?=["']))?["']?)  # b'...': bytes as botocore logs header values
     (?:(?P<scheme>Bearer\s+|Basic\s+|AWS4-HMAC-SHA256\s+))?
     (?P<value>[^\s"',;&}]+)
     """
 )
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?P<pw>[^@\s/]+)(?=@)", re.I)
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?=@)", re.I)
+# A bearer or basic credential wherever it appears, also without a header name before it.
+_BEARER = re.compile(r"\b(?P<scheme>Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _EMAIL = re.compile(
     r"\b(?P<first>[A-Za-z0-9])[A-Za-z0-9._%+-]*@(?P<domain>[A-Za-z0-9.-]+\.[A-Za-z]{2,})\b"
 )
@@ -49,6 +51,7 @@ def mask_secrets(text: str) -> str:
 
     text = _SECRET_FIELD.sub(field, text)
     text = _URL_PASSWORD.sub(lambda m: f"{m['head']}***", text)
+    text = _BEARER.sub(lambda m: f"{m['scheme']} ***", text)
     return _AWS_KEY_ID.sub("AKIA****************", text)
 
 

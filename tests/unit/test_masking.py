@@ -23,6 +23,9 @@ from renraku.masking import MaskingFilter, mask, mask_contacts, mask_secrets
         ("postgresql://renraku:pa55word@db.internal/renraku", "pa55word"),
         ("X-Twilio-Signature=abcDEF123/+=", "abcDEF123"),
         ("signing_key='k-123456789'", "k-123456789"),
+        ("{'X-Amz-Security-Token': b'IQoJb3JpZ2luX2Vj'}", "IQoJb3JpZ2luX2Vj"),
+        ("retrying with Bearer RKIAABC.s3cretvalue after 401", "s3cretvalue"),
+        ("redis://:r3dis-pass@cache.internal:6379/0", "r3dis-pass"),
     ],
 )
 def test_secret_values_are_replaced_whatever_their_spelling(text: str, secret: str) -> None:
