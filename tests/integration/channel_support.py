@@ -207,3 +207,17 @@ def signed_sns(
     signature = key.sign(string_to_sign(message), padding.PKCS1v15(), algorithm)
     message["Signature"] = base64.b64encode(signature).decode()
     return message
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server on a free loopback port; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

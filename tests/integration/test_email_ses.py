@@ -21,13 +21,13 @@ from channel_support import (
     hooks_api,
     make_app,
     make_renraku,
+    moto_server,
     serve,
     signed_sns,
     sns_signing,
 )
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.server import ThreadedMotoServer
 from moto.ses.models import ses_backends
 from pydantic import SecretStr
 
@@ -44,13 +44,8 @@ SENDER = "notice@renraku.example"
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 def _ses_settings(moto_url: str) -> EmailSettings:

@@ -21,13 +21,13 @@ from channel_support import (
     hooks_api,
     make_app,
     make_renraku,
+    moto_server,
     serve,
     signed_sns,
     sns_signing,
     sqlite_store,
 )
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 from pydantic import SecretStr
 
@@ -172,13 +172,8 @@ def test_a_body_over_ten_segments_is_refused_before_the_provider(store: Store) -
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 def test_sns_publishes_to_the_phone_number_with_the_sms_type(store: Store, moto_url: str) -> None:

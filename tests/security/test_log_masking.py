@@ -11,8 +11,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from channel_support import add_endpoint, channel, delivery, free_port, make_app
-from moto.server import ThreadedMotoServer
+from channel_support import add_endpoint, channel, delivery, make_app, moto_server
 from pydantic import SecretStr
 
 from renraku.channels.config import (
@@ -48,13 +47,8 @@ def masked_debug_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCap
 
 @pytest.fixture
 def moto_url() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 def test_ses_and_twilio_sends_log_no_credential_and_no_raw_address(
