@@ -2,13 +2,20 @@
 
 1. In the transaction that advances the participant, each send is recorded ``pending`` under its
    idempotency key with a wall-clock lease (:func:`ledger_rows`).
-2. After that commits, the sends are handed to their channel (:func:`deliver`).
-3. The results are settled (:func:`settle`): ``sent``; ``failed`` when permanent or out of tries;
-   ``retry`` with backoff and jitter when transient.
-4. :func:`reconcile` takes sends whose lease passed: a ``pending`` one (its worker died somewhere
-   in steps 2-3) is looked up at the provider where it can be (found: settled as sent; not found:
-   handed over now), else marked ``unknown`` and skipped or resent per ``on_unknown_send``;
-   a ``retry`` one is handed over again.
+2. After that commits, the sends are handed to their channel (:func:`deliver`) and the results
+   settled: ``sent``; ``failed`` when permanent or out of tries; ``retry`` with backoff and
+   jitter when transient. On PostgreSQL the ledger rows stay locked (``FOR UPDATE``) from
+   before the hand-over until the settlement commits, so while a worker is handing a send over
+   no other worker can take it, however long the provider takes or the lease was.
+3. :func:`reconcile` takes open sends whose lease passed and that no live worker holds (their
+   worker died somewhere in step 2, or a retry is due). Where the channel can be asked by key,
+   the provider is asked first (found: settled as it stands there; not found: handed over now),
+   for a ``retry`` too, since a hand-over that failed on our side may have reached the
+   provider. Otherwise a ``pending`` one is marked ``unknown`` and skipped or resent per
+   ``on_unknown_send``, and a ``retry`` one is handed over again.
+4. Only the worker that settles a row writes its events and wakes its participant: a late
+   result for a send already settled (by a reconciler, say) changes nothing, so a call that
+   went through can never also be reported failed.
 A send is therefore never handed over twice unless the provider cannot be asked and the settings
 say "resend".
 """
@@ -22,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, select
 
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.domain.endpoints import Endpoint
@@ -139,10 +148,39 @@ def _hand_over(app: App, items: Sequence[Outgoing]) -> list[tuple[Outgoing, Deli
     return out
 
 
+def _lock_pending(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
+    """The ``pending`` ledger rows among ``keys`` with their tries, locked for the transaction.
+
+    On PostgreSQL rows another transaction holds are skipped: their worker is handing them over
+    or settling them, and will finish the job (or die and release them to reconciliation).
+    """
+    if not keys:
+        return {}
+    stmt = select(send_store.sends.c.key, send_store.sends.c.tries).where(
+        send_store.sends.c.key.in_(list(keys)), send_store.sends.c.status == "pending"
+    )
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return {r.key: int(r.tries) for r in conn.execute(stmt)}
+
+
 def deliver(app: App, items: Sequence[Outgoing], now: datetime) -> None:
-    """Hand recorded sends to their channels and settle the results."""
-    if items:
-        settle(app, _hand_over(app, items), now)
+    """Hand recorded sends to their channels and settle the results (see step 2 above)."""
+    if not items:
+        return
+    keys = [o.key for o in items]
+    if app.store.dialect == "postgresql":
+        with app.store.begin() as conn:
+            mine = _lock_pending(conn, keys)
+            pairs = _hand_over(app, [o for o in items if o.key in mine])
+            _settle(app, conn, pairs, mine, now)
+        return
+    # SQLite has one worker process: nobody else hands over, and holding a transaction open
+    # across the hand-over would keep the channel's own writes waiting.
+    with app.store.connect() as conn:
+        mine = _lock_pending(conn, keys)
+    pairs = _hand_over(app, [o for o in items if o.key in mine])
+    settle(app, pairs, now)
 
 
 def settle(
@@ -152,6 +190,25 @@ def settle(
     *,
     reconciled: bool = False,
 ) -> None:
+    """Settle results in a transaction of their own; rows no longer pending (settled meanwhile)
+    or held by another worker are left alone, with no event and no wake-up."""
+    if not pairs:
+        return
+    with app.store.begin() as conn:
+        mine = _lock_pending(conn, [o.key for o, _ in pairs])
+        _settle(app, conn, pairs, mine, now, reconciled=reconciled)
+
+
+def _settle(
+    app: App,
+    conn: Connection,
+    pairs: Sequence[tuple[Outgoing, DeliveryResult]],
+    mine: dict[str, int],
+    now: datetime,
+    *,
+    reconciled: bool = False,
+) -> None:
+    """Settle the results whose rows are locked in ``conn`` (``mine``: key -> tries so far)."""
     cfg = app.settings.journeys
     now_s = iso(now)
     wall = time.time()
@@ -159,7 +216,9 @@ def settle(
     evs: list[dict[str, Any]] = []
     wake: list[Outgoing] = []
     for o, r in pairs:
-        tries = o.tries + 1
+        if o.key not in mine:
+            continue
+        tries = max(o.tries, mine[o.key]) + 1
         base = {
             "app_id": o.app_id,
             "occurred_at": now_s,
@@ -238,11 +297,10 @@ def settle(
                     "data": {"Channel": o.channel, "Reason": r.reason, "Try": tries},
                 }
             )
-    with app.store.begin() as conn:
-        send_store.settle(conn, rows)
-        journey_events.append_many(conn, evs)
-        for o in wake:  # a call that never happened: the VOICE step branches on it now
-            participant_store.wake(conn, o.app_id, o.journey_id, o.pkey, now_s)
+    send_store.settle(conn, rows)
+    journey_events.append_many(conn, evs)
+    for o in wake:  # a call that never happened: the VOICE step branches on it now
+        participant_store.wake(conn, o.app_id, o.journey_id, o.pkey, now_s)
 
 
 def reconcile(app: App, now: datetime, *, limit: int = 500) -> int:
@@ -277,9 +335,6 @@ def reconcile(app: App, now: datetime, *, limit: int = 500) -> int:
             config=dict(payload.get("config") or {}),
             tries=int(r.tries),
         )
-        if r.status == "retry":
-            again.append(o)
-            continue
         channel = app.channels.get(r.channel)
         if channel is not None and getattr(channel, "supports_lookup", False):
             result = channel.lookup(r.key)
@@ -287,7 +342,7 @@ def reconcile(app: App, now: datetime, *, limit: int = 500) -> int:
                 found.append((o, result))
             else:
                 again.append(o)
-        elif cfg.on_unknown_send == "resend":
+        elif r.status == "retry" or cfg.on_unknown_send == "resend":
             again.append(o)
         else:
             found.append(
@@ -301,7 +356,6 @@ def reconcile(app: App, now: datetime, *, limit: int = 500) -> int:
                     ),
                 )
             )
-    if found:
-        settle(app, found, now, reconciled=True)
+    settle(app, found, now, reconciled=True)
     deliver(app, again, now)
     return len(rows)
