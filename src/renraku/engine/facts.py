@@ -146,9 +146,11 @@ def _events_for(
     user_ids: Sequence[str],
     lone: Sequence[str],
     since: str | None,
+    owner_of: Mapping[str, str],
 ) -> dict[str, list[Event]]:
     """Events by participant key: those about the given send keys, and (with ``since``) every
-    event of the given users since then."""
+    event of the given users since then. ``owner_of`` gives the participant of send keys already
+    known (those the batch's participants hold); others are looked up in the ledger."""
     by_key: dict[str, list[Event]] = defaultdict(list)
     rows: list[Any] = []
     if keys:
@@ -167,7 +169,10 @@ def _events_for(
     seen: set[int] = set()
     missing = [r.send_key for r in rows if r.send_key and not r.activity_id]
     activity_of = send_store.activities_of(conn, list(set(missing)))
-    owner_of = _owners(conn, [r.send_key for r in rows if r.send_key])
+    owner_of = {
+        **owner_of,
+        **_owners(conn, [r.send_key for r in rows if r.send_key and r.send_key not in owner_of]),
+    }
     for r in rows:
         if r.seq in seen:
             continue
@@ -213,7 +218,8 @@ def gather(
     needs = {key: needs_of(j, frequency_caps) for key, j in versions.items()}
     want_user_events = [p for p, j in batch if needs[j.id + f"/{j.version}"].user_events]
     since = min((p.entered_at for p in want_user_events), default=None)
-    keys = [k for p, _ in batch for k in (p.data.get("keys") or [])]
+    held = {k: p.pkey for p, _ in batch for k in (p.data.get("keys") or [])}
+    keys = list(held)
     evs = _events_for(
         conn,
         app_id,
@@ -221,6 +227,7 @@ def gather(
         sorted({p.user_id for p in want_user_events if p.user_id}),
         sorted({p.pkey[2:] for p in want_user_events if not p.user_id}),
         since,
+        held,
     )
     in_segment: dict[str, dict[str, bool]] = defaultdict(dict)
     cache = SegmentCache(conn, app_id)
