@@ -37,13 +37,14 @@ def make_app(db_url: str, tmp_path: Path, **server: Any) -> App:
 
 
 @contextmanager
-def live_server(app: App) -> Iterator[str]:
-    """Serve ``create_api(app)`` on a free loopback port; yields the base URL."""
+def live_server(app: App, **options: Any) -> Iterator[str]:
+    """Serve ``create_api(app)`` on a free loopback port (``options`` go to uvicorn's Config:
+    ``ssl_certfile`` and ``ssl_keyfile`` serve https); yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_api(app), log_level="warning", access_log=False)
+    config = uvicorn.Config(create_api(app), log_level="warning", access_log=False, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -53,7 +54,7 @@ def live_server(app: App) -> Iterator[str]:
             raise RuntimeError("the API server did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if 'ssl_certfile' in options else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

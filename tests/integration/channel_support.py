@@ -147,21 +147,20 @@ def sqlite_store(tmp_path: Any) -> Iterator[Store]:
         opened.close()
 
 
-@contextmanager
-def sns_signing() -> Iterator[tuple[Any, str]]:
-    """An RSA key and its certificate served over HTTP, standing in for SNS's signing certificate."""
+def self_signed(common_name: str, ip: str | None = None) -> tuple[Any, Any]:
+    """An RSA key and a self-signed certificate for ``common_name`` (and ``ip``), valid today."""
     import datetime as dt
+    import ipaddress
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
-    from fastapi import FastAPI, Response
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.us-east-1.amazonaws.com")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -169,8 +168,22 @@ def sns_signing() -> Iterator[tuple[Any, str]]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
     )
+    if ip is not None:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
+            critical=False,
+        )
+    return key, builder.sign(key, hashes.SHA256())
+
+
+@contextmanager
+def sns_signing() -> Iterator[tuple[Any, str]]:
+    """An RSA key and its certificate served over HTTP, standing in for SNS's signing certificate."""
+    from cryptography.hazmat.primitives import serialization
+    from fastapi import FastAPI, Response
+
+    key, cert = self_signed("sns.us-east-1.amazonaws.com")
     pem = cert.public_bytes(serialization.Encoding.PEM)
     certs = FastAPI()
 

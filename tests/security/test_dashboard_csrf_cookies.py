@@ -5,50 +5,27 @@ session (the attacker's own)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import uvicorn
 from api_support import live_server
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from channel_support import self_signed
+from cryptography.hazmat.primitives import serialization
 from journey_helpers import journey_app, seed_customers, voice_seed_journey
 from web_support import PASSWORD, csrf_of, dashboard, log_in, page_csrf
 
-from renraku.api.server import create_api
 from renraku.app import App
 from renraku.services import journeys
 from renraku.web import sessions
 from renraku.web.config import DashboardSettings
 
 
-def _self_signed(tmp: Path) -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
+@contextmanager
+def _tls_server(app: App, tmp: Path) -> Iterator[str]:
+    """``app`` served over https with a self-signed certificate for 127.0.0.1."""
+    key, cert = self_signed("127.0.0.1", ip="127.0.0.1")
     cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(
@@ -58,31 +35,8 @@ def _self_signed(tmp: Path) -> tuple[str, str]:
             serialization.NoEncryption(),
         )
     )
-    return str(cert_file), str(key_file)
-
-
-@contextmanager
-def _tls_server(app: App, tmp: Path) -> Iterator[str]:
-    cert, key = _self_signed(tmp)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        create_api(app), log_level="warning", ssl_certfile=cert, ssl_keyfile=key
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the TLS server ended"
-        assert time.monotonic() < deadline, "the TLS server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"https://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with live_server(app, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as url:
+        yield url
 
 
 def _session_cookie(response: httpx.Response) -> str:
