@@ -172,7 +172,9 @@ async def _drive(config: dict[str, Any], prepared: list[Prepared]) -> dict[str, 
     host, port = config["url"].split("://", 1)[1].rsplit(":", 1)
     latencies: dict[str, list[float]] = {op: [] for op in OPS}
     errors: dict[str, dict[str, int]] = {op: {} for op in OPS}
-    queue = iter(prepared)
+    # Signed while sending (runs longer than the clock-skew window) or before the run.
+    live = (_prepare(config, n, 1)[0] for n in range(config["requests"]))
+    queue = live if config.get("sign_live") else iter(prepared)
     deadline = time.perf_counter() + config["duration"]
     exhausted = False
 
@@ -244,7 +246,7 @@ def _run(config: dict[str, Any], prepared: list[Prepared]) -> dict[str, Any]:
 
 
 def _loadgen(config: dict[str, Any], queue: Any) -> None:
-    prepared = _prepare_all(config)
+    prepared = [] if config.get("sign_live") else _prepare_all(config)
     queue.put("ready")
     cpu = time.process_time()
     result = _run(config, prepared)
