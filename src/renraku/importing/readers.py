@@ -171,6 +171,9 @@ class JsonDecoder:
         except json.JSONDecodeError as exc:
             issue = Issue("", text[:200], f"not valid JSON: {exc.msg} at column {exc.colno}")
             return SourceRecord(line, {}, None, [issue])
+        except RecursionError:
+            issue = Issue("", text[:200], "nested too deeply to be an endpoint")
+            return SourceRecord(line, {}, None, [issue])
         if not isinstance(obj, dict):
             issue = Issue("", text[:200], "each line must be a JSON object (an endpoint)")
             return SourceRecord(line, {}, None, [issue])

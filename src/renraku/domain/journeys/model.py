@@ -77,16 +77,18 @@ def parse_duration(text: str) -> timedelta:
 def load_definition(text: str, *, source: str = "<input>") -> dict[str, Any]:
     """A definition from JSON or YAML text (JSON is tried first; YAML is its superset for people)."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
         try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
             data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-            raise InvalidInput(
-                [Problem(where, f"neither JSON nor YAML: {exc}")], subject="journey"
-            ) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise InvalidInput(
+            [Problem(where, f"neither JSON nor YAML: {exc}")], subject="journey"
+        ) from exc
+    except RecursionError as exc:
+        raise InvalidInput([Problem(source, "nested too deeply")], subject="journey") from exc
     if not isinstance(data, dict):
         raise InvalidInput([Problem(source, "a journey is a JSON/YAML object")], subject="journey")
     # boto3's create_journey wraps the definition as WriteJourneyRequest.

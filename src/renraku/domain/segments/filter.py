@@ -483,8 +483,11 @@ def parse_filter(text: str) -> SegmentDefinition:
     if not text.strip():
         raise InvalidInput([Problem("filter:1", "empty filter; write true for every endpoint")],
                            subject="segment filter")  # fmt: skip
-    node = _strip(_Parser(text).parse())
-    return parse_segment_definition(_to_json(node))
+    try:
+        node = _strip(_Parser(text).parse())
+        return parse_segment_definition(_to_json(node))
+    except RecursionError as exc:
+        raise _fail(1, "nested too deeply") from exc
 
 
 # -- printing -------------------------------------------------------------------------------
