@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
+from renraku.channels import unsubscribe
 from renraku.channels.config import SmsSettings, TwilioSettings, WebhookSettings
 from renraku.channels.sns_verify import string_to_sign
 from renraku.domain.endpoints import Endpoint
@@ -204,3 +205,18 @@ def test_copies_of_one_sns_message_arriving_together_apply_once(
         )
     assert codes == [200] * 5 + [204]
     assert _kinds(store, ep) == ["email.delivered"]
+
+
+def test_an_unsubscribe_link_posted_again_opts_out_once(store: Store, hooks: httpx.Client) -> None:
+    ep = _sent(store, "EMAIL", "user4@example.jp", "ses", "ses-msg-4")
+    with store.begin() as conn:
+        secret = dv.app_secret(conn, ep.app_id, now=NOW)
+    link = unsubscribe.url(str(hooks.base_url), secret, ep.app_id, ep.id)
+    form = {"List-Unsubscribe": "One-Click"}
+    assert hooks.post(link, data=form).status_code == 200
+    assert _kinds(store, ep) == ["endpoint.opted_out"]
+    for _ in range(2):
+        again = hooks.post(link, data=form)
+        assert again.status_code == 200  # mail clients retry one-click posts: no error for them
+        assert "Unsubscribed" in again.text
+    assert _kinds(store, ep) == ["endpoint.opted_out"]
