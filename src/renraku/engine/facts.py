@@ -192,6 +192,42 @@ def _events_for(
     return by_key
 
 
+class _Membership(Mapping[str, bool]):
+    """``Facts.in_segment`` of one participant: imported segments answered for the whole batch
+    in one query, dimensional ones evaluated on the participant's endpoints when a step first
+    asks (most steps, e.g. sends and waits, never do)."""
+
+    __slots__ = ("_cache", "_endpoints", "_keys", "_known", "_now")
+
+    def __init__(
+        self,
+        known: Mapping[str, bool],
+        keys: Sequence[str],
+        cache: SegmentCache,
+        endpoints: Sequence[Endpoint],
+        now: datetime,
+    ) -> None:
+        self._known = dict(known)
+        self._keys = keys
+        self._cache = cache
+        self._endpoints = endpoints
+        self._now = now
+
+    def __getitem__(self, key: str) -> bool:
+        if key not in self._known:
+            if key not in self._keys:
+                raise KeyError(key)
+            inside = self._cache.members(key, self._endpoints, self._now)
+            self._known[key] = any(e.id in inside for e in self._endpoints)
+        return self._known[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
 def _owners(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
     if not keys:
         return {}
@@ -233,6 +269,8 @@ def gather(
     cache = SegmentCache(conn, app_id)
     seg_keys = {k for n in needs.values() for k in n.segment_keys}
     for key in seg_keys:
+        if cache.definition(key)[0] != "IMPORT":
+            continue  # evaluated on the endpoints when a step asks (_Membership)
         who = [p for p, j in batch if key in needs[j.id + f"/{j.version}"].segment_keys]
         pool = [e for p in who for e in eps.get(p.pkey, [])]
         inside = cache.members(key, pool, now)
@@ -256,9 +294,15 @@ def gather(
         p.pkey: Facts(
             endpoints=tuple(eps.get(p.pkey, ())),
             events=tuple(evs.get(p.pkey, ())),
-            in_segment=in_segment.get(p.pkey, {}),
+            in_segment=_Membership(
+                in_segment.get(p.pkey, {}),
+                needs[j.id + f"/{j.version}"].segment_keys,
+                cache,
+                tuple(eps.get(p.pkey, ())),
+                now,
+            ),
             sends=tuple(sent.get(p.pkey, ())),
             frequency_caps=frequency_caps,
         )
-        for p, _ in batch
+        for p, j in batch
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import fields
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -49,6 +49,16 @@ MAX_STEPS = 64  # per advance: validation rejects cycles without a wait, this is
 DEFAULT_CALL_TIMEOUT = timedelta(minutes=30)
 
 Result = tuple[Participant, list[Command]]
+_FIELDS = tuple(f.name for f in fields(Participant))
+
+
+def replace(p: Participant, **changes: Any) -> Participant:
+    """``dataclasses.replace`` for a participant, without its per-call field inspection (a step
+    makes one or two of these, and a worker millions of steps)."""
+    for name in _FIELDS:
+        if name not in changes:
+            changes[name] = getattr(p, name)
+    return Participant(**changes)
 
 
 def send_key(p: Participant, activity_id: str, endpoint_id: str) -> str:
@@ -150,7 +160,11 @@ def _message(
             else:
                 cmds.append(Emit("send.skipped", act.id, {"Reason": "QUIET_TIME"}, ep.id))
             continue
-        capped = limits.cap_reason(journey, p, channel, counted, facts.frequency_caps, now)
+        capped = (
+            limits.cap_reason(journey, p, channel, counted, facts.frequency_caps, now)
+            if journey.limits or facts.frequency_caps
+            else None
+        )
         if capped:
             cmds.append(Emit("send.skipped", act.id, {"Reason": capped}, ep.id))
             continue
