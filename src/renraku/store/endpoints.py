@@ -171,10 +171,18 @@ def upsert_driver_tuples(
             # Bulk upserts touch index pages all over: a larger page cache (this connection only)
             # saves most of the re-reads.
             conn.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_BULK_CACHE_KIB}")
-    conn.exec_driver_sql(
-        f"INSERT INTO endpoints ({cols}) VALUES ({marks}) {upsert}",
-        list(rows),
-    )
+    if conn.dialect.name == "postgresql" and len(rows) > 1:
+        # One statement rather than one per row: the attribute index's statement-level
+        # triggers then run once for all the rows (UpdateEndpoint's group commit).
+        values = ", ".join(f"({marks})" for _ in rows)
+        conn.exec_driver_sql(
+            f"INSERT INTO endpoints ({cols}) VALUES {values} {upsert}",
+            tuple(value for row in rows for value in row),
+        )
+    else:
+        conn.exec_driver_sql(
+            f"INSERT INTO endpoints ({cols}) VALUES ({marks}) {upsert}", list(rows)
+        )
     if segment_id is not None:
         from renraku.store import segments as segment_store
 
