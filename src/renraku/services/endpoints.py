@@ -9,6 +9,7 @@ from typing import Any
 from renraku.app import App
 from renraku.domain.endpoint_rules import validate_endpoint_request
 from renraku.domain.endpoints import Endpoint, apply_update, new_endpoint
+from renraku.engine import entry
 from renraku.errors import InvalidInput, NotFound
 from renraku.store import endpoints as endpoint_store
 
@@ -55,6 +56,7 @@ def update_endpoint(
             current, EndpointUpdate(app_id, endpoint_id, request), region, app.now_iso()
         )
         endpoint_store.upsert_many(conn, [updated])
+        entry.segment_changed(conn, app_id, app.now_iso())  # RefreshOnSegmentUpdate
     return updated
 
 
@@ -93,6 +95,8 @@ def update_endpoints_together(
             outcomes.append(updated)
         # In key order, so that concurrent groups lock shared rows in one order (no deadlock).
         endpoint_store.upsert_many(conn, [written[key] for key in sorted(written)])
+        for app_id in sorted({app_id for app_id, _ in written}):  # RefreshOnSegmentUpdate
+            entry.segment_changed(conn, app_id, now)
     return outcomes
 
 
