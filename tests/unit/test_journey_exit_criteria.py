@@ -88,3 +88,20 @@ def test_without_attribute_changes_a_run_goes_on_through_instant_activities() ->
     after, cmds, _ = advance(journey, _calling(key), Facts(endpoints=EPS, events=(missed,)), NOW)
     assert [c.channel for c in cmds if isinstance(c, Send)] == ["SMS"]
     assert after.status == "FINISHED"
+
+
+def test_without_exit_criteria_marking_reached_does_not_interrupt_the_run() -> None:
+    plain = {k: v for k, v in DEFINITION.items() if k != "ExitCriteria"}
+    journey = build_journey("app", "J", 1, plain)
+    key = "j/J/v1/e1/call/a0/U1-VOICE/u:U1"
+    pressed = Event(
+        "call.completed",
+        iso(NOW),
+        send_key=key,
+        endpoint_id="U1-VOICE",
+        data={"Outcome": "ANSWERED", "Digits": "1"},
+    )
+    after, cmds, _ = advance(journey, _calling(key), Facts(endpoints=EPS, events=(pressed,)), NOW)
+    assert any(isinstance(c, SetAttributes) for c in cmds)
+    assert [c.channel for c in cmds if isinstance(c, Send)] == ["SMS"]  # nothing to re-check
+    assert after.status == "FINISHED"

@@ -443,6 +443,6 @@ def advance(
         steps += 1
         if p == before:
             break
-        if any(isinstance(c, SetAttributes) for c in cmds):
-            break  # facts are stale now: the next step (and its exit check) waits for fresh ones
+        if journey.exit_criteria is not None and any(isinstance(c, SetAttributes) for c in cmds):
+            break  # the next step's exit check must see the change: it waits for fresh facts
     return p, commands, steps
