@@ -172,21 +172,46 @@ def listing(conn: Any, app_id: str, name: str) -> int:
     return len(conn.execute(matching_endpoints(conn, app_id, name, now=NOW)).all())
 
 
-def timed(url: str, action: Callable[[Any], Any], repeats: int) -> tuple[float, float, float, Any]:
-    """(cold wall s, warm median wall s, warm median CPU s of this process, result). On SQLite
-    the query runs in this process, so its CPU time does not depend on the machine's load."""
+def server_cpu(conn: Any) -> Callable[[], float]:
+    """CPU seconds so far of the PostgreSQL backend serving ``conn``, read from /proc when the
+    server runs on this machine (0.0 otherwise, and on SQLite, where the query runs here)."""
+    if conn.dialect.name != "postgresql":
+        return lambda: 0.0
+    stat = Path(f"/proc/{conn.exec_driver_sql('SELECT pg_backend_pid()').scalar()}/stat")
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    return read
+
+
+def timed(url: str, action: Callable[[Any], Any], repeats: int) -> dict[str, Any]:
+    """Cold wall s, warm median wall s, warm median CPU s of this process and of the database
+    server's backend, and the result. On SQLite the query runs in this process; on PostgreSQL
+    in the backend. CPU time depends much less on the machine's load than wall time."""
     store = Store.open(url, migrate_schema=False)
-    times, cpu, result = [], [], None
+    times, cpu, server, result = [], [], [], None
     try:
         for _ in range(repeats + 1):
             with store.connect() as conn:
-                started, cpu_started = time.perf_counter(), time.process_time()
+                backend = server_cpu(conn)
+                started, cpu_started, server_started = (
+                    time.perf_counter(), time.process_time(), backend()
+                )  # fmt: skip
                 result = action(conn)
                 times.append(time.perf_counter() - started)
                 cpu.append(time.process_time() - cpu_started)
+                server.append(backend() - server_started)
     finally:
         store.close()
-    return times[0], statistics.median(times[1:]), statistics.median(cpu[1:]), result
+    return {"cold_s": round(times[0], 3), "warm_s": round(statistics.median(times[1:]), 3),
+            "warm_cpu_s": round(statistics.median(cpu[1:]), 3),
+            "warm_server_cpu_s": round(statistics.median(server[1:]), 3), "result": result}  # fmt: skip
 
 
 def pg_schema_url(base: str, schema: str, *, fresh: bool) -> str:
@@ -263,12 +288,13 @@ def main() -> int:
                 ("count", lambda c, nm=name, app=app_id: counts(c, app, nm)),
                 ("list", lambda c, nm=name, app=app_id: listing(c, app, nm)),
             ):
-                cold, warm, cpu, result = timed(url, action, args.repeats)
-                row = {"dialect": dialect, "segment": name, "op": op, "cold_s": round(cold, 3),
-                       "warm_s": round(warm, 3), "warm_cpu_s": round(cpu, 3), "result": result}  # fmt: skip
+                row = {"dialect": dialect, "segment": name, "op": op,
+                       **timed(url, action, args.repeats)}  # fmt: skip
                 results.append(row)
-                print(f"{dialect:10} {name:6} {op:5} cold {cold:6.3f} s  warm {warm:6.3f} s  "
-                      f"(cpu {cpu:6.3f} s)  {json.dumps(result)}", file=sys.stderr)  # fmt: skip
+                print(f"{dialect:10} {name:6} {op:5} cold {row['cold_s']:6.3f} s  warm "
+                      f"{row['warm_s']:6.3f} s  (cpu {row['warm_cpu_s']:6.3f} s, server "
+                      f"{row['warm_server_cpu_s']:6.3f} s)  {json.dumps(row['result'])}",
+                      file=sys.stderr)  # fmt: skip
     if args.json:
         print(json.dumps({"endpoints": args.endpoints, "load": os.getloadavg(), "filters": {
             "seed": format_filter(parse_filter(SEED_FILTER)),
