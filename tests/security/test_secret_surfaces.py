@@ -115,7 +115,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )  # fmt: skip
     try:
         w.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # two worker processes on a busy machine
         while True:
             try:
                 if httpx.get(w.url + "/healthz", timeout=2).status_code == 200:
