@@ -71,4 +71,7 @@ def serve_command(
         # Clients keep pooled connections (boto3, SDKs); closing them after uvicorn's default 5 s
         # idle races a client that is just sending on one.
         timeout_keep_alive=30,
+        # The supervisor kills a worker that does not answer its ping in time; on a busy host a
+        # starting worker (imports, store) can take longer than uvicorn's 5 s default.
+        timeout_worker_healthcheck=60,
     )
