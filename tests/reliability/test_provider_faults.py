@@ -1,8 +1,7 @@
 """Provider faults on a running journey: a webhook provider (the CUSTOM channel) that times out,
 answers 429, or answers 500 every time. Sends are retried within bounds (attempts per send x
 tries per send), then settle as sent or failed; every retry and failure is an event.
-Accepted-then-silent providers are covered by reconciliation after the send lease (the crash test
-kills workers between hand-over and settlement)."""
+Providers that accept and then fall silent are in test_provider_silence.py."""
 
 from __future__ import annotations
 

@@ -9,12 +9,21 @@ keeps the database free of the hottest rows when many workers send at high rates
 
 Both backends take the caller's ``now`` (seconds; the journey clock for pacing, so a virtual
 clock paces virtual time) and never move a bucket's time backwards.
+
+When Redis cannot be reached (refused, timed out, restarting), each take falls back to the
+database buckets, which every process shares as well, so limits keep holding and nothing waits
+on Redis: an error is logged once per outage (``renraku.buckets``), Redis is tried again every
+``retry_seconds``, and its return is logged too. While some processes reach Redis and others do
+not, each group keeps its own budget: at most twice the limit for that time.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 import weakref
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -22,6 +31,8 @@ if TYPE_CHECKING:
     from renraku.store import Store
 
 PREFIX = "renraku:bucket:"
+log = logging.getLogger("renraku.buckets")
+T = TypeVar("T")
 
 # KEYS[1] bucket; ARGV: rate, burst, now, ttl. Returns "0" when a token was taken, else the
 # seconds until one is due (as a string: Lua numbers would come back truncated to integers).
@@ -120,26 +131,74 @@ class DatabaseBuckets:
 
 class RedisBuckets:
     """Buckets as Redis hashes ``renraku:bucket:<name>`` (fields t: tokens, u: updated at),
-    each take one atomic Lua script. Idle buckets expire after ``ttl_seconds``."""
+    each take one atomic Lua script. Idle buckets expire after ``ttl_seconds``. With a
+    ``fallback``, takes go there while Redis cannot be reached (see the module docstring)."""
 
     name = "redis"
 
-    def __init__(self, url: str, *, ttl_seconds: int = 86_400, client: Any = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl_seconds: int = 86_400,
+        client: Any = None,
+        fallback: Buckets | None = None,
+        retry_seconds: float = 5.0,
+    ) -> None:
         import redis
 
         self.url = url
         self.ttl_seconds = ttl_seconds
         self.client = client or redis.Redis.from_url(
-            url, socket_timeout=5, health_check_interval=30
+            url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
         )
         self._one = self.client.register_script(_TAKE_ONE)
         self._many = self.client.register_script(_TAKE_MANY)
+        self.fallback = fallback
+        self.retry_seconds = retry_seconds
+        self.down_until: float | None = None  # monotonic time of the next try while Redis is down
+        kw = self.client.connection_pool.connection_kwargs  # named without any password
+        self._where = (
+            f"{kw.get('host', kw.get('path', '?'))}:{kw.get('port', '')}/{kw.get('db', 0)}"
+        )
+
+    def _guarded(self, in_redis: Callable[[], T], elsewhere: Callable[[Buckets], T]) -> T:
+        import redis
+
+        if self.fallback is None:
+            return in_redis()
+        if self.down_until is not None and time.monotonic() < self.down_until:
+            return elsewhere(self.fallback)
+        try:
+            out = in_redis()
+        except redis.RedisError as exc:
+            if self.down_until is None:
+                log.error(
+                    "Redis at %s cannot be reached (%s: %s): token buckets are taken from the "
+                    "%s until it answers again (tried every %g s)",
+                    self._where,
+                    type(exc).__name__,
+                    exc,
+                    self.fallback.name,
+                    self.retry_seconds,
+                )
+            self.down_until = time.monotonic() + self.retry_seconds
+            return elsewhere(self.fallback)
+        if self.down_until is not None:
+            log.warning("Redis at %s answers again: token buckets are back in Redis", self._where)
+            self.down_until = None
+        return out
 
     def take_one(
         self, conn: Connection | None, bucket: str, *, rate: float, burst: float, now: float
     ) -> float:
-        out = self._one(keys=[PREFIX + bucket], args=[rate, burst, now, self.ttl_seconds])
-        return float(out.decode() if isinstance(out, bytes) else out)
+        def in_redis() -> float:
+            out = self._one(keys=[PREFIX + bucket], args=[rate, burst, now, self.ttl_seconds])
+            return float(out.decode() if isinstance(out, bytes) else out)
+
+        return self._guarded(
+            in_redis, lambda b: b.take_one(conn, bucket, rate=rate, burst=burst, now=now)
+        )
 
     def take_up_to(
         self,
@@ -153,8 +212,15 @@ class RedisBuckets:
     ) -> int:
         if wanted <= 0:
             return 0
-        out = self._many(keys=[PREFIX + bucket], args=[wanted, rate, burst, now, self.ttl_seconds])
-        return int(out)
+
+        def in_redis() -> int:
+            args = [wanted, rate, burst, now, self.ttl_seconds]
+            return int(self._many(keys=[PREFIX + bucket], args=args))
+
+        return self._guarded(
+            in_redis,
+            lambda b: b.take_up_to(conn, bucket, wanted, rate=rate, burst=burst, now=now),
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -164,8 +230,10 @@ _BY_STORE: weakref.WeakKeyDictionary[Any, Buckets] = weakref.WeakKeyDictionary()
 
 
 def use(store: Store, redis_url: str | None) -> Buckets:
-    """Choose the buckets of ``store``'s processes: Redis when ``redis_url`` is set."""
-    chosen: Buckets = RedisBuckets(redis_url) if redis_url else DatabaseBuckets(store)
+    """Choose the buckets of ``store``'s processes: Redis when ``redis_url`` is set (with the
+    database as the fallback while Redis cannot be reached)."""
+    database = DatabaseBuckets(store)
+    chosen: Buckets = RedisBuckets(redis_url, fallback=database) if redis_url else database
     _BY_STORE[store] = chosen
     return chosen
 
