@@ -214,6 +214,8 @@ def test_no_cli_output_or_export_shows_a_secret(world: World) -> None:
     world.cli("segments", "export", "seed-customers", "-o", "export.csv")
     world.seen["segment export CSV"] = (world.tmp / "export.csv").read_text()
     assert world.seen["segment export CSV"].count("\n") > 12  # the demo's endpoints, exported
+    for report in ("report.html", "summary.json"):  # the demo's exported report
+        world.seen[report] = (world.tmp / "demo" / report).read_text()
     world.cli("keys", "list", "--json")
     world.cli("timeline", "User1", "--json")
     # Every provider secret, a database password and a Redis password, in show and check.
