@@ -70,24 +70,25 @@ def _snapshot(app: App, app_id: str, call_id: str) -> tuple[Any, ...]:
 
 def test_a_captured_gather_replayed_at_a_later_prompt_runs_nothing(world: Any) -> None:
     app, app_id, public = world
-    call = _reopen(app, app_id, _placed_call(app, app_id), [])
+    # The call waits at its prompt after one earlier input (the simulator's own call used input 0).
+    call = _reopen(app, app_id, _placed_call(app, app_id), ["9"])
     base = f"{public}/twilio/voice/{call['Id']}"
     answer = _signed_post(base, {"CallSid": "CA1", "AnsweredBy": "human"})
     actions = re.findall(r'action="([^"]+)"', answer.text)
-    assert actions == [f"{base}/gather?input=0"]
+    assert actions == [f"{base}/gather?input=1"]
 
     gather = {"CallSid": "CA1", "Digits": "1"}
     assert _signed_post(actions[0], gather).status_code == 200
     after = _snapshot(app, app_id, call["Id"])
-    assert after[0]["Inputs"] == ["1"]
+    assert after[0]["Inputs"] == ["9", "1"]
     assert after[0]["Path"][len(call["Path"]) :] == call["Path"][-4:]  # the flow ran on, once
 
     # The flow asks again; the captured answer to the first prompt is posted to it.
-    _reopen(app, app_id, call["Id"], ["1"])
+    _reopen(app, app_id, call["Id"], ["9", "1"])
     waiting = _snapshot(app, app_id, call["Id"])
     replayed = _signed_post(actions[0], gather)
     assert replayed.status_code == 200
-    assert re.findall(r'action="([^"]+)"', replayed.text) == [f"{base}/gather?input=1"]
+    assert re.findall(r'action="([^"]+)"', replayed.text) == [f"{base}/gather?input=2"]
     assert _snapshot(app, app_id, call["Id"]) == waiting
     assert _signed_post(actions[0], gather).status_code == 200  # and again: still nothing
     assert _snapshot(app, app_id, call["Id"]) == waiting
@@ -107,4 +108,21 @@ def test_a_replayed_status_callback_never_moves_the_call_back(world: Any) -> Non
     replayed = _signed_post(url, ringing)
     assert replayed.status_code == 200
     assert "already applied" in replayed.text
+    assert _snapshot(app, app_id, call["Id"]) == before
+
+
+def test_a_gather_already_taken_is_not_applied_again_even_before_the_call_moves_on(
+    world: Any,
+) -> None:
+    """The moment between two copies of one gather: the first has claimed it but the call's
+    state does not show its input yet (here: the state put back). The second changes nothing."""
+    app, app_id, public = world
+    call = _reopen(app, app_id, _placed_call(app, app_id), ["9"])
+    url = f"{public}/twilio/voice/{call['Id']}/gather?input=1"
+    assert _signed_post(url, {"CallSid": "CA3", "Digits": "1"}).status_code == 200
+    _reopen(app, app_id, call["Id"], ["9"])
+    before = _snapshot(app, app_id, call["Id"])
+    second = _signed_post(url, {"CallSid": "CA3", "Digits": "1"})
+    assert second.status_code == 200
+    assert re.findall(r'action="([^"]+)"', second.text) == [url]  # the prompt, again
     assert _snapshot(app, app_id, call["Id"]) == before

@@ -17,8 +17,8 @@ Mount with ``api.include_router(build_router(app))``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -47,6 +47,9 @@ from renraku.services.call_functions import FunctionInvoker, RuntimeInvoker
 from renraku.services.call_runner import CallContext, apply_reached, drive
 from renraku.store import calls as call_store
 from renraku.store import webhook_receipts as receipts
+from renraku.store.webhook_receipts import Receipt
+
+T = TypeVar("T")
 
 TWIML = "application/xml"
 _TAG = re.compile(r"<[^>]+>")
@@ -168,48 +171,69 @@ class TwimlRoutes:
                     "TimedOut": isinstance(event, InputTimeout),
                 }
             )
+
+        def repeat() -> str:
+            waiting = pending(ctx.flow(state.flow_id), state)
+            return render(waiting, self.base(call_id), len(state.inputs))
+
         if (kind == "answer" and state.path) or (
             kind == "gather" and input_no != str(len(state.inputs))
         ):  # Twilio asked again, or a gather was replayed: repeat where the call waits
-            waiting = pending(ctx.flow(state.flow_id), state)
-            return render(waiting, self.base(call_id), len(state.inputs))
-        state, commands = drive(ctx, state, event, now)
-        for cmd in commands:
-            say = cmd.prompt if isinstance(cmd, Gather) else cmd
-            if isinstance(say, Say):
-                ctx.log.append(
-                    {
-                        "At": self.app.now_iso(),
-                        "Action": say.action,
-                        "Kind": "Say",
-                        "Text": say.words,
-                        "Voice": say.voice,
-                        "Engine": say.engine,
-                        "Language": say.language,
-                    }
-                )
-        call_service.save_progress(
-            self.app, app_id, call_id, state=state.to_json(), transcript=ctx.log, values=values
-        )
-        return render(commands, self.base(call_id), len(state.inputs))
+            return repeat()
+
+        def advance() -> str:
+            after, commands = drive(ctx, state, event, now)
+            for cmd in commands:
+                say = cmd.prompt if isinstance(cmd, Gather) else cmd
+                if isinstance(say, Say):
+                    ctx.log.append(
+                        {
+                            "At": self.app.now_iso(),
+                            "Action": say.action,
+                            "Kind": "Say",
+                            "Text": say.words,
+                            "Voice": say.voice,
+                            "Engine": say.engine,
+                            "Language": say.language,
+                        }
+                    )
+            call_service.save_progress(
+                self.app, app_id, call_id, state=after.to_json(), transcript=ctx.log, values=values
+            )
+            return render(commands, self.base(call_id), len(after.inputs))
+
+        if kind != "gather":
+            return advance()
+        # Two copies of one gather at the same moment: the input number alone cannot tell.
+        twiml = self._once(receipt("twilio-voice", call_id, "gather", input_no), advance)
+        return repeat() if twiml is None else twiml
 
     def status(self, call_id: str, form: Mapping[str, str]) -> bool:
         """Apply a status callback once; False when it was applied before."""
         once = receipt(
             "twilio-voice", call_id, form.get("CallStatus", ""), form.get("SequenceNumber", "")
         )
+
+        def apply() -> bool:
+            self._status(call_id, form)
+            return True
+
+        return self._once(once, apply) is not None
+
+    def _once(self, once: Receipt, apply: Callable[[], T]) -> T | None:
+        """``apply()`` unless ``once`` was claimed before (then None); a failed ``apply`` releases
+        the claim, so the provider's retry is applied."""
         try:
             with self.app.store.begin() as conn:
                 receipts.claim(conn, once)
         except AlreadyReceived:
-            return False
+            return None
         try:
-            self._status(call_id, form)
+            return apply()
         except BaseException:
             with self.app.store.begin() as conn:
-                receipts.release(conn, once)  # not applied: Twilio's retry must be
+                receipts.release(conn, once)
             raise
-        return True
 
     def _status(self, call_id: str, form: Mapping[str, str]) -> None:
         with self.app.store.connect() as conn:
