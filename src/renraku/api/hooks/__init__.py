@@ -2,8 +2,8 @@
 
 ``router`` serves ``/hooks/twilio/status``, ``/hooks/twilio/inbound``, ``/hooks/ses`` (SNS
 notifications from SES), ``/hooks/sns`` and ``/hooks/unsubscribe/{app}/{endpoint}``. None of them
-takes an API key: each checks its own signature (Twilio's, SNS's, or the link's token). The App is
-read from ``request.app.state.renraku``.
+takes an API key: each checks its own signature (Twilio's, SNS's, or the link's token) and applies
+a callback once (:mod:`renraku.api.hooks.replay`). The App is read from ``request.app.state.renraku``.
 """
 
 from __future__ import annotations
