@@ -174,9 +174,9 @@ def upsert_driver_tuples(
     if conn.dialect.name == "postgresql" and len(rows) > 1:
         # One statement rather than one per row: the attribute index's statement-level
         # triggers then run once for all the rows (UpdateEndpoint's group commit).
-        values = ", ".join(f"({marks})" for _ in rows)
+        placeholders = ", ".join(f"({marks})" for _ in rows)
         conn.exec_driver_sql(
-            f"INSERT INTO endpoints ({cols}) VALUES {values} {upsert}",
+            f"INSERT INTO endpoints ({cols}) VALUES {placeholders} {upsert}",
             tuple(value for row in rows for value in row),
         )
     else:
