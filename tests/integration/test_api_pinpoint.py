@@ -204,6 +204,8 @@ def test_unknown_members_and_wrong_types_are_refused_with_the_field_named_and_no
         b'{"ChannelType": ': "not valid JSON",
         b"[1, 2]": "JSON object",
         b"": "empty",
+        b'{"Attributes": {"x": ' + b"[" * 20000 + b"]" * 20000 + b"}}": "nested too deeply",
+        b'{"Attributes": {"x": ' + b"[" * 900 + b"]" * 900 + b"}}": "Attributes",
     }
     for body, named in cases.items():
         response = raw("PUT", f"{url}/v1/apps/{app_id}/endpoints/e1", body)

@@ -138,6 +138,10 @@ class ConnectApi:
                     raise ConnectError(
                         400, "InvalidRequestException", f"body is not JSON: {exc.msg}"
                     ) from exc
+                except RecursionError as exc:
+                    raise ConnectError(
+                        400, "InvalidRequestException", "body is nested too deeply"
+                    ) from exc
                 if not isinstance(loaded, dict):
                     raise ConnectError(400, "InvalidRequestException", "body must be a JSON object")
                 params.update(loaded)

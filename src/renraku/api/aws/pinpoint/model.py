@@ -175,9 +175,14 @@ class PinpointModel:
         payload = op.payload_member
         if payload is not None:
             params[payload] = _json_body(body, payload)
-        if self._checks.check(shape)(params):
-            return params  # certainly valid: botocore's validator would report nothing
-        report = ParamValidator().validate(params, shape)
+        try:
+            if self._checks.check(shape)(params):
+                return params  # certainly valid: botocore's validator would report nothing
+            report = ParamValidator().validate(params, shape)
+        except RecursionError as exc:
+            raise RequestError(
+                400, "BadRequestException", f"{payload}: body is nested too deeply"
+            ) from exc
         if report.has_errors():
             raise RequestError(400, "BadRequestException", report.generate_report())
         return params
@@ -195,6 +200,10 @@ def _json_body(body: bytes, member: str) -> Any:
             400,
             "BadRequestException",
             f"{member}: body is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+        ) from exc
+    except RecursionError as exc:
+        raise RequestError(
+            400, "BadRequestException", f"{member}: body is nested too deeply"
         ) from exc
     if not isinstance(value, dict):
         raise RequestError(400, "BadRequestException", f"{member}: body must be a JSON object")
