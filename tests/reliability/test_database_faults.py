@@ -81,7 +81,7 @@ def test_cut_connections_and_statement_timeouts_lose_no_participant_and_duplicat
                 assert http.get("/readyz").status_code == 200
                 api_checks += 1
             out, err = pool.communicate(timeout=120)
-        assert pool.returncode == 0, err.decode()[-3000:]
+        assert pool.returncode == 0, (out.decode()[-3000:], err.decode()[-3000:])
         report = json.loads(out)
         assert cuts >= ROUNDS  # at least one backend cut per round
         assert timeouts == 3

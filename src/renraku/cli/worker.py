@@ -2,21 +2,59 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from renraku.app import App, build_app
 from renraku.cli.common import JsonOpt, console, emit, state
 from renraku.domain.journeys.model import parse_duration
 from renraku.engine.pool import Pool
-from renraku.engine.worker import Stats, Worker
-from renraku.errors import ConfigError, InvalidInput, Problem
+from renraku.engine.worker import DB_RETRY_SECONDS, Stats, Worker
+from renraku.errors import ConfigError, InvalidInput, Problem, StoreError
 from renraku.settings import Settings
+
+log = logging.getLogger("renraku.worker")
+
+# Database errors that waiting will not cure: a worker started with them fails at once.
+PERMANENT_MARKERS = (
+    "authentication failed",
+    "does not exist",
+    "no password supplied",
+    "unable to open database file",
+    "invalid dsn",
+    "invalid connection option",
+)
+
+
+def open_patiently(
+    open_app: Callable[[], App],
+    *,
+    within: float = DB_RETRY_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> App:
+    """``open_app()``, waiting out a database that is briefly unreachable (restarting, or its
+    connections cut) for up to ``within`` seconds, as a running worker does: a worker started
+    during such a fault starts when it passes instead of exiting. Errors that waiting cannot
+    cure (bad credentials, a missing database) are raised at once."""
+    delay, deadline = 0.2, time.monotonic() + within
+    while True:
+        try:
+            return open_app()
+        except (StoreError, OperationalError, InterfaceError) as exc:
+            reason = str(exc).lower()
+            if any(m in reason for m in PERMANENT_MARKERS) or time.monotonic() >= deadline:
+                raise
+            log.warning("database unavailable at start, retrying in %.1f s: %s", delay, exc)
+            sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _summary(stats: Stats, elapsed: float) -> dict[str, Any]:
@@ -63,13 +101,14 @@ def worker_command(
             delta = parse_duration(run_for)
         except ValueError as exc:
             raise InvalidInput([Problem("--run-for", str(exc))], subject="option") from exc
+    app = open_patiently(lambda: st.app)
     if processes > 1:
-        if st.app.store.dialect == "sqlite":
+        if app.store.dialect == "sqlite":
             raise ConfigError("SQLite has one writer: run one worker process (or use PostgreSQL)")
-        st.app.store.engine.dispose()  # no pooled connection may cross the fork
+        app.store.engine.dispose()  # no pooled connection may cross the fork
         _run_pool(st.settings, processes, delta, until_idle, batch_size, json_out)
         return
-    data = _run_one(st.app, delta, until_idle, batch_size)
+    data = _run_one(app, delta, until_idle, batch_size)
     emit(
         data,
         json_out,
@@ -114,7 +153,7 @@ def _run_pool(
     restarted; SIGTERM/SIGINT stop them all after their current batch."""
 
     def child() -> dict[str, Any]:
-        app = build_app(settings, migrate=False)
+        app = open_patiently(lambda: build_app(settings, migrate=False))
         try:
             return _run_one(app, delta, until_idle, batch_size)
         finally:
