@@ -94,8 +94,10 @@ def events_body(user: str) -> bytes:
     return json.dumps(events).encode()
 
 
-def _request(op: str, app_id: str, n: int) -> tuple[str, str, bytes]:
-    user = f"user{n % USERS}"
+def request_for(
+    op: str, app_id: str, user: str, attributes: dict[str, list[str]]
+) -> tuple[str, str, bytes]:
+    """Method, path and body of one ``op`` (get, events, else UpdateEndpoint) for ``user``."""
     if op == "get":
         return "GET", f"/v1/apps/{app_id}/users/{user}", b""
     if op == "events":
@@ -104,11 +106,16 @@ def _request(op: str, app_id: str, n: int) -> tuple[str, str, bytes]:
         "ChannelType": "EMAIL",
         "Address": f"{user}@example.com",
         "User": {"UserId": user},
-        "Attributes": {"CallStatus": [random.choice(["Pending", "COMPLETED", "CANCELED"])]},
+        "Attributes": attributes,
         # Distinct bodies: two identical signed PUTs in one second would be refused as a replay.
         "RequestId": uuid.uuid4().hex,
     }
     return "PUT", f"/v1/apps/{app_id}/endpoints/{user}-email", json.dumps(body).encode()
+
+
+def _request(op: str, app_id: str, n: int) -> tuple[str, str, bytes]:
+    status = random.choice(["Pending", "COMPLETED", "CANCELED"])
+    return request_for(op, app_id, f"user{n % USERS}", {"CallStatus": [status]})
 
 
 Prepared = tuple[str, bytes]  # operation, the whole HTTP/1.1 request

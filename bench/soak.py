@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from botocore.credentials import Credentials
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_bench import RENRAKU, _drop_schema, _free_port, _percentile, _prepare_db, events_body
+from api_bench import RENRAKU, _drop_schema, _free_port, _percentile, _prepare_db, request_for
 from renraku.api import keyring
 from renraku.app import build_app
 from renraku.channels import recording
@@ -117,18 +116,7 @@ def _seed(db: str, tmp: Path, users: int) -> tuple[str, dict[str, str]]:
 
 def _request(op: str, app_id: str, users: int) -> tuple[str, str, bytes]:
     user = f"api{random.randrange(users)}"  # API users are apart from the journey's
-    if op == "get":
-        return "GET", f"/v1/apps/{app_id}/users/{user}", b""
-    if op == "events":
-        return "POST", f"/v1/apps/{app_id}/events", events_body(user)
-    body = {
-        "ChannelType": "EMAIL",
-        "Address": f"{user}@example.com",
-        "User": {"UserId": user},
-        "Attributes": {"Plan": [random.choice(["A", "B", "C"])]},
-        "RequestId": uuid.uuid4().hex,
-    }
-    return "PUT", f"/v1/apps/{app_id}/endpoints/{user}-email", json.dumps(body).encode()
+    return request_for(op, app_id, user, {"Plan": [random.choice(["A", "B", "C"])]})
 
 
 async def _load(
