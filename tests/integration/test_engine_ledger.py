@@ -3,6 +3,7 @@ retried or recorded."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 import pytest
 from journey_helpers import delivered, journey_app, seed_customers
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from renraku.app import App
 from renraku.channels import recording
 from renraku.channels.base import Delivery, DeliveryResult
+from renraku.engine import ledger
 from renraku.engine.worker import Worker
 from renraku.services import journeys
 from renraku.store.sends import sends
@@ -142,5 +145,38 @@ def test_transient_failures_are_retried_with_backoff_then_fail_and_permanent_one
         metrics = journeys.metrics(app, app_id, created["Id"])["Metrics"]
         assert metrics["FAILED"] == "2"
         assert metrics["RETRIED"] == "2"
+    finally:
+        app.close()
+
+
+def test_a_settlement_the_database_refuses_is_retried_at_once_not_left_to_the_lease(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider took the sends, then the database failed the settlement (a statement
+    timeout, a cut connection): the worker settles what it holds in a fresh transaction, so
+    nothing waits for the 60 s lease and nothing is handed over twice."""
+    app = journey_app(db_url)  # the default lease: a wait for it would take a minute
+    real_settle = ledger._settle
+    failures: list[int] = []
+
+    def refuse_once(*args: Any, **kwargs: Any) -> None:
+        if not failures:
+            failures.append(1)
+            raise OperationalError("UPDATE sends", {}, Exception("canceling statement"))
+        real_settle(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "_settle", refuse_once)
+    try:
+        app_id, _ = seed_customers(app, 3)
+        created = journeys.create(app, app_id, ONE_SMS)
+        journeys.publish(app, app_id, created["Id"])
+        started = time.monotonic()
+        Worker(app).run_for(timedelta(minutes=5))
+        assert failures == [1]
+        assert time.monotonic() - started < 30
+        assert set(_statuses(app).values()) == {"sent"}
+        assert set(_counts(app).values()) == {1}
+        assert len(delivered(app, "SMS")) == 3
+        assert len(delivered(app, "EMAIL")) == 3
     finally:
         app.close()

@@ -22,6 +22,7 @@ say "resend".
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import defaultdict
@@ -31,17 +32,24 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import DBAPIError
 
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.domain.endpoints import Endpoint
 from renraku.domain.timefmt import iso
+from renraku.errors import StoreError
 from renraku.store import endpoints as endpoint_store
-from renraku.store import journey_events
+from renraku.store import is_transient, journey_events
 from renraku.store import participants as participant_store
 from renraku.store import sends as send_store
 
 if TYPE_CHECKING:
     from renraku.app import App
+
+log = logging.getLogger("renraku.ledger")
+# How long a worker keeps trying to settle results it holds while the database fails: past the
+# send lease reconciliation would take the rows over anyway.
+SETTLE_RETRY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -170,17 +178,46 @@ def deliver(app: App, items: Sequence[Outgoing], now: datetime) -> None:
         return
     keys = [o.key for o in items]
     if app.store.dialect == "postgresql":
-        with app.store.begin() as conn:
-            mine = _lock_pending(conn, keys)
-            pairs = _hand_over(app, [o for o in items if o.key in mine])
-            _settle(app, conn, pairs, mine, now)
+        pairs: list[tuple[Outgoing, DeliveryResult]] = []
+        try:
+            with app.store.begin() as conn:
+                mine = _lock_pending(conn, keys)
+                pairs = _hand_over(app, [o for o in items if o.key in mine])
+                _settle(app, conn, pairs, mine, now)
+        except (StoreError, DBAPIError) as exc:
+            if not pairs or not is_transient(exc):
+                raise  # nothing was handed over: the rows are as they were
+            # The providers have these sends; settle what they answered in a fresh transaction
+            # rather than leave the rows to reconciliation after their lease.
+            settle_patiently(app, pairs, now)
         return
     # SQLite has one worker process: nobody else hands over, and holding a transaction open
     # across the hand-over would keep the channel's own writes waiting.
     with app.store.connect() as conn:
         mine = _lock_pending(conn, keys)
     pairs = _hand_over(app, [o for o in items if o.key in mine])
-    settle(app, pairs, now)
+    settle_patiently(app, pairs, now)
+
+
+def settle_patiently(
+    app: App, pairs: Sequence[tuple[Outgoing, DeliveryResult]], now: datetime
+) -> None:
+    """:func:`settle`, tried again with backoff while the database fails transiently (a
+    connection cut, a restart, a statement timeout). Settling twice is harmless: rows settled by
+    an attempt whose commit did go through are no longer pending and are left alone. After
+    :data:`SETTLE_RETRY_SECONDS` the error propagates and reconciliation settles the rows once
+    their lease passes (asking the provider where it can)."""
+    delay, started = 0.05, time.monotonic()
+    while True:
+        try:
+            settle(app, pairs, now)
+            return
+        except (StoreError, DBAPIError) as exc:
+            if not is_transient(exc) or time.monotonic() - started > SETTLE_RETRY_SECONDS:
+                raise
+            log.warning("settling %d sends failed, retrying in %.2f s: %s", len(pairs), delay, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def settle(

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from renraku.channels import buckets as shared_buckets
 from renraku.domain.journeys.model import (
@@ -35,7 +35,8 @@ from renraku.domain.timefmt import iso, parse_iso
 from renraku.engine import entry, ledger
 from renraku.engine.clock import VirtualClock
 from renraku.engine.facts import gather
-from renraku.store import journey_events
+from renraku.errors import StoreError
+from renraku.store import is_transient, journey_events
 from renraku.store import journeys as journey_store
 from renraku.store import participants as participant_store
 from renraku.store import sends as send_store
@@ -106,11 +107,13 @@ class Worker:
         while True:
             try:
                 return fn()
-            except (OperationalError, InterfaceError) as exc:
+            except (StoreError, DBAPIError) as exc:
+                if not is_transient(exc):
+                    raise
                 self.stats.db_errors += 1
                 if time.monotonic() - started > DB_RETRY_SECONDS:
                     raise
-                log.warning("database error, retrying in %.2f s: %s", delay, exc.orig or exc)
+                log.warning("database error, retrying in %.2f s: %s", delay, exc)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from renraku.errors import StoreError
 from renraku.store.engine import make_engine, migrate, schema_is_current
@@ -60,4 +60,12 @@ class Store:
         self.engine.dispose()
 
 
-__all__ = ["Store", "make_engine", "migrate"]
+def is_transient(exc: BaseException) -> bool:
+    """A database failure that trying again can cure: a connection cut, the server restarting,
+    a statement timeout (also when :meth:`Store.begin` has wrapped it in a StoreError)."""
+    if isinstance(exc, StoreError):
+        exc = exc.__cause__ or exc
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+__all__ = ["Store", "is_transient", "make_engine", "migrate"]
