@@ -19,116 +19,101 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from renraku.domain.endpoints import participant_key
 from renraku.domain.journeys.model import parse_duration
 from renraku.domain.timefmt import iso, parse_iso
-from renraku.engine.membership import depends_on, entry_pairs
-from renraku.store import journey_events
+from renraku.engine.membership import depends_on, entry_relation
+from renraku.store import admission
 from renraku.store import journeys as journey_store
-from renraku.store import participants as participant_store
+from renraku.store.segment_sql import tune_for_segments
 
 CHUNK = 20_000
 ANALYZE_AFTER = 1_000
 SEGMENT_UPDATE_DELAY = timedelta(minutes=1)
 
 
+def rules(journey: Any, now: datetime) -> admission.Admission:
+    """What admitting into ``journey`` at ``now`` writes, and who may re-enter: at most
+    ``EndpointReentryCap`` entries (absent: 1; 0: no limit), and only
+    ``EndpointReentryInterval`` after finishing."""
+    definition = journey.definition or {}
+    limits = definition.get("Limits") or {}
+    interval = limits.get("EndpointReentryInterval")
+    gap = parse_duration(str(interval)) if interval else None
+    return admission.Admission(
+        app_id=journey.app_id,
+        journey_id=journey.id,
+        version=int(journey.version),
+        start=str(definition.get("StartActivity")),
+        now=iso(now),
+        cap=int(limits.get("EndpointReentryCap", 1) or 0),
+        finished_by=iso(now - gap) if gap is not None else None,
+    )
+
+
 def admit(
     conn: Connection, journey: Any, pairs: Sequence[tuple[str, str | None]], now: datetime
 ) -> int:
-    """Admit the participants owning endpoints ``pairs`` (endpoint id, user id) into ``journey``."""
-    now_s = iso(now)
+    """Admit the participants owning endpoints ``pairs`` (endpoint id, user id) into ``journey``
+    (an event start); returns how many entered."""
+    a = rules(journey, now)
+    keys = admission.enqueue_pairs(conn, a, pairs)
+    return admission.admit_queued(conn, a, keys=keys) if keys else 0
+
+
+def run_due_entries(conn: Connection, now: datetime, *, chunk: int = CHUNK) -> int:
+    """Segment entries that are due (first at publish or StartTime, then every RefreshFrequency),
+    one chunk of at most ``chunk`` participants per journey per call (see :func:`run_entry`).
+    Returns the participants admitted, and at least 1 while an entry is still under way, so a
+    worker calls again (each call in its own transaction)."""
+    return sum(run_entry(conn, j, now, chunk) for j in journey_store.due_entries(conn, iso(now)))
+
+
+def run_entry(conn: Connection, journey: Any, now: datetime, chunk: int) -> int:
+    """One step of the journey's due segment entry, in the caller's transaction.
+
+    A run starts with an empty admission queue: the segment's participants that may enter are
+    queued (one statement over the segment's SQL: the entry's snapshot). Each step admits the
+    next ``chunk`` of the queue; the step that empties it ends the run (``next_entry_at`` moves
+    to the next refresh, or is cleared). A crash between steps rolls back only the step under
+    way: the queue still holds exactly who is left, and the next step admits them.
+    """
     definition = journey.definition or {}
-    limits = definition.get("Limits") or {}
-    cap = int(limits.get("EndpointReentryCap", 1) or 0)
-    interval = limits.get("EndpointReentryInterval")
-    gap = parse_duration(str(interval)) if interval else None
-    start = str(definition.get("StartActivity"))
-    who: dict[str, tuple[str | None, str | None]] = {}
-    for endpoint_id, user_id in pairs:
-        key = participant_key(endpoint_id, user_id)
-        who.setdefault(key, (user_id, None if user_id else endpoint_id))
-    keys = sorted(who)
-    admitted = 0
-    for i in range(0, len(keys), CHUNK):
-        chunk = keys[i : i + CHUNK]
-        there = participant_store.existing(conn, journey.app_id, journey.id, chunk)
-        fresh: list[dict[str, Any]] = []
-        again: list[dict[str, Any]] = []
-        entered: list[dict[str, Any]] = []
-        for key in chunk:
-            user_id, lone_id = who[key]
-            old = there.get(key)
-            row = {
-                "app_id": journey.app_id,
-                "journey_id": journey.id,
-                "pkey": key,
-                "user_id": user_id,
-                "endpoint_id": lone_id,
-                "version": journey.version,
-                "entry": 1,
-                "activity_id": start,
-                "phase": "enter",
-                "status": "ACTIVE",
-                "wake_at": now_s,
-                "attempt": 0,
-                "entered_at": now_s,
-                "activity_at": now_s,
-                "data": {},
-            }
-            if old is None:
-                fresh.append(row)
-            elif old.status in participant_store.FINISHED_STATUSES and old.status != "CANCELLED":
-                if cap and old.entry >= cap:
-                    continue
-                if gap is not None and parse_iso(old.activity_at) + gap > now:
-                    continue
-                row["entry"] = old.entry + 1
-                again.append(row)
-            else:
-                continue
-            entered.append(
-                {
-                    "app_id": journey.app_id,
-                    "kind": "journey.entered",
-                    "occurred_at": now_s,
-                    "user_id": user_id,
-                    "endpoint_id": lone_id,
-                    "journey_id": journey.id,
-                    "activity_id": start,
-                    "data": {"Version": journey.version, "Entry": row["entry"]},
-                }
-            )
-        participant_store.insert_new(conn, fresh)
-        participant_store.reenter(conn, again)
-        journey_events.append_many(conn, entered)
-        admitted += len(entered)
-    if admitted >= ANALYZE_AFTER and conn.dialect.name == "postgresql":
+    end = (definition.get("Schedule") or {}).get("EndTime")
+    segment_id = _start_segment(definition)
+    if not segment_id or (end and parse_iso(str(end)) <= now):
+        admission.drop_queue(conn, journey.app_id, journey.id)
+        _entry_done(conn, journey, now)
+        return 0
+    a = rules(journey, now)
+    starting = not admission.pending(conn, a.app_id, a.journey_id)
+    if starting:
+        tune_for_segments(conn)
+        relation = entry_relation(conn, journey.app_id, segment_id, now=now)
+        if not admission.enqueue(conn, a, relation):
+            _entry_done(conn, journey, now)
+            return 0
+    last = admission.chunk_end(conn, a.app_id, a.journey_id, chunk)
+    admitted = admission.admit_queued(conn, a, last=last)
+    done = last is None or not admission.pending(conn, a.app_id, a.journey_id)
+    if done:
+        _entry_done(conn, journey, now)
+    if admitted >= ANALYZE_AFTER and (starting or done) and conn.dialect.name == "postgresql":
         # Fresh statistics, or the planner (believing the journey has a handful of participants)
         # scans a whole journey for each participant a bulk update touches.
         conn.execute(text("ANALYZE participants"))
-    return admitted
+    return admitted if done else max(admitted, 1)
 
 
-def run_due_entries(conn: Connection, now: datetime) -> int:
-    """Segment entries that are due (first at publish or StartTime, then every RefreshFrequency)."""
-    total = 0
-    for journey in journey_store.due_entries(conn, iso(now)):
-        definition = journey.definition or {}
-        schedule = definition.get("Schedule") or {}
-        end = schedule.get("EndTime")
-        seg = (definition.get("StartCondition") or {}).get("SegmentStartCondition") or {}
-        if seg.get("SegmentId") and not (end and parse_iso(str(end)) <= now):
-            total += admit(
-                conn, journey, entry_pairs(conn, journey.app_id, seg["SegmentId"], now=now), now
-            )
-        refresh = definition.get("RefreshFrequency")
-        next_at = None
-        if refresh:
-            candidate = now + parse_duration(str(refresh))
-            if not (end and parse_iso(str(end)) <= candidate):
-                next_at = iso(candidate)
-        journey_store.entry_done(conn, journey.app_id, journey.id, next_at)
-    return total
+def _entry_done(conn: Connection, journey: Any, now: datetime) -> None:
+    definition = journey.definition or {}
+    end = (definition.get("Schedule") or {}).get("EndTime")
+    refresh = definition.get("RefreshFrequency")
+    next_at = None
+    if refresh:
+        candidate = now + parse_duration(str(refresh))
+        if not (end and parse_iso(str(end)) <= candidate):
+            next_at = iso(candidate)
+    journey_store.entry_done(conn, journey.app_id, journey.id, next_at)
 
 
 def _start_segment(definition: Mapping[str, Any]) -> str | None:

@@ -2,7 +2,7 @@
 
 ``members`` answers which of the given endpoints are in a segment (by id, or inline
 ``SegmentDimensions`` keyed ``dims:<json>``) using the pure evaluator on endpoints already loaded;
-imported segments read ``segment_members``. ``entry_pairs`` lists a segment's endpoints for entry,
+imported segments read ``segment_members``. ``entry_relation`` is a segment's endpoints for entry,
 compiled to SQL by ``renraku.store.segment_sql``. ``depends_on`` tells whether a change to one
 segment can change another's members (it is that segment, or built on it as a source).
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, Select, and_, select
 
 from renraku.domain.endpoints import Endpoint
 from renraku.domain.segments import SegmentDefinition, endpoint_matches, parse_segment_definition
@@ -90,12 +90,10 @@ class SegmentCache:
         return out
 
 
-def entry_pairs(
-    conn: Connection, app_id: str, segment_id: str, *, now: datetime
-) -> list[tuple[str, str | None]]:
-    """(endpoint id, user id) of every endpoint in the segment now."""
-    stmt = segment_sql.matching_endpoints(conn, app_id, segment_id, now=now)
-    return [(r[0], r[1]) for r in conn.execute(stmt)]
+def entry_relation(conn: Connection, app_id: str, segment_id: str, *, now: datetime) -> Select[Any]:
+    """``SELECT id, user_id`` of every endpoint in the segment now (compiled to SQL by
+    ``renraku.store.segment_sql``), for a set-based entry."""
+    return segment_sql.matching_endpoints(conn, app_id, segment_id, now=now)
 
 
 def depends_on(conn: Connection, app_id: str, segment_key: str, changed_id: str) -> bool:

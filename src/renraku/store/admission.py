@@ -1,0 +1,294 @@
+"""Admission of participants into a journey, set-based: the entry queue and its statements.
+
+A segment entry runs in two parts. :func:`enqueue` copies the segment's participants that may
+enter (no participant row yet, or a finished one the re-entry rules let back in) into
+``admission_queue`` with one ``INSERT ... SELECT`` over the segment's compiled SQL: that is the
+entry's snapshot. :func:`admit_queued` then moves up to ``limit`` of them (in participant key
+order) into ``participants``: finished ones are restarted by one ``UPDATE ... FROM``, new ones
+inserted by one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (a concurrent admission of the
+same participant wins, and nobody enters twice), the ``journey.entered`` events of exactly the
+rows written (``RETURNING``) appended in bulk, and the queue rows deleted, all in the caller's
+transaction. A crash between two chunks leaves the queue holding exactly the participants not yet
+admitted, so the next run admits the rest once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    ForeignKeyConstraint,
+    PrimaryKeyConstraint,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    literal,
+    not_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from renraku.store import journey_events
+from renraku.store.participants import participants
+from renraku.store.schema import metadata
+
+admission_queue = Table(
+    "admission_queue",
+    metadata,
+    Column("app_id", String(64), nullable=False),
+    Column("journey_id", String(64), nullable=False),
+    Column("pkey", String(300), nullable=False),
+    Column("user_id", String(256)),
+    Column("endpoint_id", String(128)),
+    PrimaryKeyConstraint("app_id", "journey_id", "pkey"),
+    ForeignKeyConstraint(
+        ["app_id", "journey_id"], ["journeys.app_id", "journeys.id"], ondelete="CASCADE"
+    ),
+)
+
+# Statuses a participant may re-enter from (a CANCELLED one never does).
+REENTERABLE = ("FINISHED", "EXITED")
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What an admission writes: the journey, its version and start activity, the instant, and
+    the re-entry rules (``cap`` 0: no limit; ``finished_by``: only participants whose last
+    activity is at or before this instant may re-enter, None: any)."""
+
+    app_id: str
+    journey_id: str
+    version: int
+    start: str
+    now: str
+    cap: int
+    finished_by: str | None
+
+
+def _insert_select(conn: Connection, table: Table, names: Sequence[str], query: Select[Any]) -> Any:
+    ins = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    return ins(table).from_select(list(names), query).on_conflict_do_nothing()
+
+
+def may_reenter(a: Admission, p: Any = participants) -> ColumnElement[bool]:
+    """The re-entry rules over a participants row ``p``: finished (not cancelled), under the cap,
+    and finished long enough ago."""
+    cond: ColumnElement[bool] = p.c.status.in_(REENTERABLE)
+    if a.cap:
+        cond = and_(cond, p.c.entry < a.cap)
+    if a.finished_by is not None:
+        cond = and_(cond, p.c.activity_at <= a.finished_by)
+    return cond
+
+
+def participant_columns(relation: Select[Any]) -> Select[Any]:
+    """(pkey, user_id, endpoint_id) of the participants owning the endpoints of ``relation``
+    (columns ``id``, ``user_id``), one row per participant: a user, else the endpoint alone
+    (as ``renraku.domain.endpoints.participant_key``)."""
+    s = relation.subquery("members")
+    has_user = and_(s.c.user_id.is_not(None), s.c.user_id != "")
+    pkey = case((has_user, literal("u:") + s.c.user_id), else_=literal("e:") + s.c.id)
+    lone = case((has_user, literal(None, String)), else_=s.c.id)
+    return select(pkey.label("pkey"), s.c.user_id, lone.label("endpoint_id")).distinct()
+
+
+def enqueue(conn: Connection, a: Admission, relation: Select[Any]) -> int:
+    """Queue the participants of ``relation`` (endpoint ``id``, ``user_id``) that may enter now:
+    no participant row, or one that may re-enter. Returns how many were queued."""
+    m = participant_columns(relation).subquery("m")
+    p = participants.alias("p")
+    inside = exists(
+        select(1).where(
+            p.c.app_id == a.app_id,
+            p.c.journey_id == a.journey_id,
+            p.c.pkey == m.c.pkey,
+            not_(may_reenter(a, p)),
+        )
+    )
+    query = select(
+        literal(a.app_id, String),
+        literal(a.journey_id, String),
+        m.c.pkey,
+        m.c.user_id,
+        m.c.endpoint_id,
+    ).where(not_(inside))
+    names = ("app_id", "journey_id", "pkey", "user_id", "endpoint_id")
+    return int(conn.execute(_insert_select(conn, admission_queue, names, query)).rowcount or 0)
+
+
+def enqueue_pairs(
+    conn: Connection, a: Admission, pairs: Sequence[tuple[str, str | None]]
+) -> list[str]:
+    """Queue the participants owning endpoints ``pairs`` (endpoint id, user id); their keys."""
+    rows: dict[str, dict[str, Any]] = {}
+    for endpoint_id, user_id in pairs:
+        key = f"u:{user_id}" if user_id else f"e:{endpoint_id}"
+        rows.setdefault(
+            key,
+            {
+                "app_id": a.app_id,
+                "journey_id": a.journey_id,
+                "pkey": key,
+                "user_id": user_id,
+                "endpoint_id": None if user_id else endpoint_id,
+            },
+        )
+    if rows:
+        ins = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(ins(admission_queue).on_conflict_do_nothing(), list(rows.values()))
+    return sorted(rows)
+
+
+def pending(conn: Connection, app_id: str, journey_id: str) -> bool:
+    """Whether participants of the journey wait in the queue (an entry is under way)."""
+    return conn.execute(select(exists().where(_of(app_id, journey_id)))).scalar() is True
+
+
+def _of(app_id: str, journey_id: str, q: Any = admission_queue) -> ColumnElement[bool]:
+    return and_(q.c.app_id == app_id, q.c.journey_id == journey_id)
+
+
+def chunk_end(conn: Connection, app_id: str, journey_id: str, limit: int) -> str | None:
+    """The key ending the next ``limit`` queued participants (None: fewer are left)."""
+    found = conn.execute(
+        select(admission_queue.c.pkey)
+        .where(_of(app_id, journey_id))
+        .order_by(admission_queue.c.pkey)
+        .offset(limit - 1)
+        .limit(1)
+    ).scalar()
+    return None if found is None else str(found)
+
+
+def _picked(
+    a: Admission, q: Any, last: str | None, keys: Sequence[str] | None
+) -> ColumnElement[bool]:
+    picked = _of(a.app_id, a.journey_id, q)
+    if last is not None:
+        picked = and_(picked, q.c.pkey <= last)
+    if keys is not None:
+        picked = and_(picked, q.c.pkey.in_(list(keys)))
+    return picked
+
+
+def admit_queued(
+    conn: Connection, a: Admission, *, last: str | None = None, keys: Sequence[str] | None = None
+) -> int:
+    """Admit the queued participants of the journey with keys up to ``last`` (None: all queued;
+    ``keys``: exactly those), then take them off the queue. Returns how many entered."""
+    q = admission_queue.alias("q")
+    picked = _picked(a, q, last, keys)
+    returned = (
+        participants.c.pkey,
+        participants.c.user_id,
+        participants.c.endpoint_id,
+        participants.c.entry,
+    )
+    again = conn.execute(
+        update(participants)
+        .where(
+            participants.c.app_id == a.app_id,
+            participants.c.journey_id == a.journey_id,
+            participants.c.pkey == q.c.pkey,
+            picked,
+            may_reenter(a),
+        )
+        .values(
+            version=a.version,
+            entry=participants.c.entry + 1,
+            activity_id=a.start,
+            phase="enter",
+            status="ACTIVE",
+            wake_at=a.now,
+            attempt=0,
+            entered_at=a.now,
+            activity_at=a.now,
+            data={},
+        )
+        .returning(*returned)
+    ).all()
+    fresh_rows = select(
+        literal(a.app_id, String),
+        literal(a.journey_id, String),
+        q.c.pkey,
+        q.c.user_id,
+        q.c.endpoint_id,
+        literal(a.version),
+        literal(1),
+        literal(a.start, String),
+        literal("enter", String),
+        literal("ACTIVE", String),
+        literal(a.now, String),
+        literal(0),
+        literal(a.now, String),
+        literal(a.now, String),
+        literal({}, participants.c.data.type),
+    ).where(and_(true(), picked))
+    names = (
+        "app_id",
+        "journey_id",
+        "pkey",
+        "user_id",
+        "endpoint_id",
+        "version",
+        "entry",
+        "activity_id",
+        "phase",
+        "status",
+        "wake_at",
+        "attempt",
+        "entered_at",
+        "activity_at",
+        "data",
+    )
+    fresh = conn.execute(
+        _insert_select(conn, participants, names, fresh_rows).returning(*returned)
+    ).all()
+    conn.execute(delete(admission_queue).where(_picked(a, admission_queue, last, keys)))
+    entered = [*again, *fresh]
+    journey_events.append_many(
+        conn,
+        [
+            {
+                "app_id": a.app_id,
+                "kind": "journey.entered",
+                "occurred_at": a.now,
+                "user_id": r.user_id,
+                "endpoint_id": r.endpoint_id,
+                "journey_id": a.journey_id,
+                "activity_id": a.start,
+                "data": {"Version": a.version, "Entry": r.entry},
+            }
+            for r in entered
+        ],
+    )
+    return len(entered)
+
+
+def drop_queue(conn: Connection, app_id: str, journey_id: str) -> None:
+    """Forget the queued participants of a journey (its entry ended without them)."""
+    conn.execute(delete(admission_queue).where(_of(app_id, journey_id)))
+
+
+__all__ = [
+    "Admission",
+    "admission_queue",
+    "admit_queued",
+    "chunk_end",
+    "drop_queue",
+    "enqueue",
+    "enqueue_pairs",
+    "may_reenter",
+    "pending",
+]
