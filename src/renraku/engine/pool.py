@@ -5,7 +5,10 @@ nothing that holds a connection crosses the fork). A child that exits 0 has fini
 is not replaced; a child that dies otherwise (a crash, SIGKILL, the out-of-memory killer) is
 restarted, with a growing pause when it keeps dying straight after starting. SIGTERM or SIGINT to
 the supervisor (``stop()``) forwards SIGTERM to every child, waits ``stop_grace_seconds`` for
-them to finish their batch, then kills what is left.
+them to finish their batch, then kills what is left. A supervisor that dies without that chance
+(SIGKILL, the out-of-memory killer) takes its children with it: on Linux each child asks the
+kernel for SIGTERM when its parent goes (``PR_SET_PDEATHSIG``), so it finishes its batch and
+exits instead of working on unsupervised.
 
 Correctness never depends on the supervisor: claims are row locks released when a dead child's
 connection closes, and sends it left open are reconciled after their lease (engine/ledger.py).
@@ -14,10 +17,12 @@ connection closes, and sends it left open are reconciled after their lease (engi
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +31,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 _CTX = multiprocessing.get_context("fork")
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
@@ -49,11 +55,28 @@ class _Slot:
     done: bool = False
 
 
-def _child(target: Callable[[], dict[str, Any]], writer: Connection) -> None:
+def die_with(parent: int) -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux; elsewhere a no-op).
+
+    The request is tied to the thread that forked us, and a parent that died before it was made
+    is never reported: so the parent is checked afterwards, and if it is no longer ``parent``
+    (we were re-parented already) this process terminates itself the same way.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        signal.raise_signal(signal.SIGTERM)
+
+
+def _child(target: Callable[[], dict[str, Any]], writer: Connection, parent: int) -> None:
     # The supervisor decides about interrupts: Ctrl-C in a terminal reaches the whole process
     # group, and the supervisor turns it into one SIGTERM per child.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with(parent)
     result = target()
     writer.send_bytes(json.dumps(result, default=str).encode())
     writer.close()
@@ -99,7 +122,7 @@ class Pool:
 
     def _start(self, slot: _Slot) -> None:
         reader, writer = _CTX.Pipe(duplex=False)
-        proc = _CTX.Process(target=_child, args=(self.target, writer), daemon=False)
+        proc = _CTX.Process(target=_child, args=(self.target, writer, os.getpid()), daemon=False)
         proc.start()
         writer.close()
         slot.process, slot.reader, slot.started = proc, reader, time.monotonic()
