@@ -83,11 +83,21 @@ def test_takes_fall_back_to_the_database_while_redis_is_down_and_return_when_it_
 ) -> None:
     store = Store.open(pg_url)
     name = "outage-" + uuid.uuid4().hex[:8]
-    b = RedisBuckets(redis_server.url, fallback=DatabaseBuckets(store), retry_seconds=0.2)
+    b = RedisBuckets(
+        redis_server.url,
+        fallback=DatabaseBuckets(store),
+        retry_seconds=0.2,
+        check_seconds=0.1,
+        hold_seconds=1.0,
+    )
     try:
         assert b.take_up_to(None, name, 7, rate=10.0, burst=50.0, now=T0) == 7  # in Redis
         redis_server.stop()
         with caplog.at_level(logging.WARNING, logger="renraku.buckets"):
+            # the signal is raised; database takes begin once every process has read it
+            assert b.take_up_to(None, name, 20, rate=10.0, burst=50.0, now=T0) == 0
+            assert 0 < b.take_one(None, name + "-one", rate=10.0, burst=1.0, now=T0) <= 0.2
+            time.sleep(0.25)
             got = [b.take_up_to(None, name, 20, rate=10.0, burst=50.0, now=T0) for _ in range(4)]
             assert got == [20, 20, 10, 0]  # the database bucket: its own burst, and no more
             one = name + "-one"  # one token at a time: taken, then the wait for the next
@@ -100,14 +110,56 @@ def test_takes_fall_back_to_the_database_while_redis_is_down_and_return_when_it_
             assert "database" in errors[0].getMessage()
 
             redis_server.start()
-            time.sleep(0.3)  # past retry_seconds: the next take asks Redis again
+            time.sleep(0.25)  # past retry_seconds: the next take asks Redis again
+            # Redis answers, but the signal stands until it lapses: still the database
+            assert b.take_up_to(None, name, 50, rate=10.0, burst=50.0, now=T0) == 0
+            assert any("answers again" in r.getMessage() for r in caplog.records)
+            assert b.client.exists(buckets.PREFIX + name) == 0  # restarted empty, not taken
+            time.sleep(1.1)  # past hold_seconds: nobody renewed the signal
             # back in Redis: restarted empty, its bucket starts full (the database one is empty)
             assert b.take_up_to(None, name, 50, rate=10.0, burst=50.0, now=T0) == 50
             assert b.client.exists(buckets.PREFIX + name) == 1
-            assert any("answers again" in r.getMessage() for r in caplog.records)
     finally:
         b.close()
         store.close()
+
+
+def test_while_one_process_cannot_reach_redis_every_process_takes_from_the_database(
+    store: Store, redis_url: str, bucket_name: str, redis_server: RedisServer
+) -> None:
+    """Two processes (each its own client and view of the signal) share one budget: one reaches
+    Redis, the other has lost it. Together they get what one bucket grants, not twice that."""
+    timing = {"retry_seconds": 0.2, "check_seconds": 0.1, "hold_seconds": 1.0}
+    up = RedisBuckets(redis_url, fallback=DatabaseBuckets(store), **timing)
+    down = RedisBuckets(redis_server.url, fallback=DatabaseBuckets(store), **timing)
+    key = buckets.PREFIX + bucket_name
+
+    def both(at: float) -> int:
+        return sum(
+            b.take_up_to(None, bucket_name, 10, rate=10.0, burst=10.0, now=at) for b in (up, down)
+        )
+
+    try:
+        assert up.take_up_to(None, bucket_name, 4, rate=10.0, burst=10.0, now=T0) == 4
+        redis_server.stop()
+        # the signal is raised, and the database grants nothing until `up` has read it
+        assert down.take_up_to(None, bucket_name, 10, rate=10.0, burst=10.0, now=T0) == 0
+        time.sleep(0.25)
+        in_redis = up.client.hgetall(key)
+        granted = [both(T0 + 1 + step / 2) for step in range(8)]
+        # one bucket in the database: its burst, then its rate (5 a half second) between the two
+        assert granted == [10] + [5] * 7
+        assert up.client.hgetall(key) == in_redis  # `up` reached Redis and left it alone
+
+        redis_server.start()
+        time.sleep(0.25)
+        assert both(T0 + 5) == 5  # `down` answers, but the signal stands: still the database
+        time.sleep(1.1)  # nobody renews the signal: it lapses and both return to Redis
+        assert up.take_up_to(None, bucket_name, 10, rate=10.0, burst=10.0, now=T0 + 5) == 10
+        assert up.client.hgetall(key) != in_redis
+    finally:
+        up.close()
+        down.close()
 
 
 def test_a_paced_journey_runs_through_a_redis_outage_losing_and_doubling_nothing(

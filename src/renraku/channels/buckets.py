@@ -10,11 +10,18 @@ keeps the database free of the hottest rows when many workers send at high rates
 Both backends take the caller's ``now`` (seconds; the journey clock for pacing, so a virtual
 clock paces virtual time) and never move a bucket's time backwards.
 
-When Redis cannot be reached (refused, timed out, restarting), each take falls back to the
-database buckets, which every process shares as well, so limits keep holding and nothing waits
-on Redis: an error is logged once per outage (``renraku.buckets``), Redis is tried again every
-``retry_seconds``, and its return is logged too. While some processes reach Redis and others do
-not, each group keeps its own budget: at most twice the limit for that time.
+When Redis cannot be reached (refused, timed out, restarting), takes fall back to the database
+buckets, so limits keep holding and nothing waits on Redis: an error is logged once per outage
+(``renraku.buckets``), Redis is asked again every ``retry_seconds``, and its return is logged too.
+
+The budget stays one budget while only some processes reach Redis. A process that cannot reach
+Redis raises a signal (:class:`FallbackSignal`, a row of ``rate_buckets``) and renews it while
+Redis stays out of its reach; every process reads the signal at most ``check_seconds`` apart and,
+while it is up, takes from the database buckets even when it reaches Redis. Database takes begin
+two ``check_seconds`` after the signal was raised, when every process has read it; Redis takes
+begin again only after the signal has lapsed, unrenewed for ``hold_seconds``. So Redis and the
+database never grant at once. At a switch a bucket may grant its burst once more (each backend
+keeps its own level), as when Redis restarts empty.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -129,10 +137,102 @@ class DatabaseBuckets:
         return send_store.take_tokens(conn, bucket, wanted, rate=rate, burst=burst, at=now)
 
 
+SIGNAL = "renraku:redis-fallback"
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What a process last read of the signal, in its own monotonic clock."""
+
+    degraded: bool
+    valid_until: float  # read the signal again after this
+    database_from: float = 0.0  # while degraded: database takes wait until this
+
+
+class FallbackSignal:
+    """The row ``renraku:redis-fallback`` of ``rate_buckets`` that moves every process to the
+    database buckets while any one of them cannot reach Redis: ``tokens`` holds when database takes
+    may begin and ``updated_at`` when the signal lapses, both in the database's clock (epoch
+    seconds), so hosts need no common clock. Each monotonic deadline a process derives from a read
+    errs on the safe side: it leaves Redis early and enters the database late."""
+
+    def __init__(self, store: Store, *, check_seconds: float, hold_seconds: float) -> None:
+        self.store = store
+        self.check_seconds = check_seconds
+        self.hold_seconds = hold_seconds
+
+    def _now(self, conn: Connection) -> Any:
+        from sqlalchemy import Float, cast, func, literal
+
+        if conn.dialect.name == "postgresql":
+            return cast(func.extract("epoch", func.clock_timestamp()), Float)
+        return (func.julianday("now") - literal(2440587.5)) * literal(86400.0)
+
+    def read(self, conn: Connection | None) -> _View:
+        from sqlalchemy import select
+
+        from renraku.store.deliverability import rate_buckets as rb
+
+        if conn is None:
+            with self.store.connect() as own:
+                return self.read(own)
+        before = time.monotonic()
+        row = conn.execute(
+            select(rb.c.tokens, rb.c.updated_at, self._now(conn)).where(rb.c.name == SIGNAL)
+        ).first()
+        after = time.monotonic()
+        if row is None or row[1] <= row[2]:
+            return _View(False, before + self.check_seconds)
+        return self._degraded(row[0], row[1], row[2], before, after)
+
+    def _degraded(
+        self, begins: float, ends: float, now: float, before: float, after: float
+    ) -> _View:
+        return _View(True, before + (ends - now), after + max(0.0, begins - now))
+
+    def raise_(self, conn: Connection | None) -> _View:
+        """Raise the signal, or push its end ``hold_seconds`` ahead; the view it leaves.
+
+        On PostgreSQL in a transaction of its own, committed at once for every process to see; on
+        SQLite (one host) in the caller's transaction when there is one, since a second writer
+        would wait on the caller's lock."""
+        if conn is None or conn.dialect.name == "postgresql":
+            with self.store.begin() as own:
+                return self._raise(own)
+        return self._raise(conn)
+
+    def _raise(self, conn: Connection) -> _View:
+        from sqlalchemy import case
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        from renraku.store.deliverability import rate_buckets as rb
+
+        now = self._now(conn)
+        ins = postgresql.insert(rb) if conn.dialect.name == "postgresql" else sqlite.insert(rb)
+        ins = ins.values(
+            name=SIGNAL, tokens=now + 2 * self.check_seconds, updated_at=now + self.hold_seconds
+        )
+        lapsed = rb.c.updated_at <= now
+        stmt = ins.on_conflict_do_update(
+            index_elements=[rb.c.name],
+            set_={
+                "tokens": case((lapsed, ins.excluded.tokens), else_=rb.c.tokens),
+                "updated_at": case(
+                    (rb.c.updated_at < ins.excluded.updated_at, ins.excluded.updated_at),
+                    else_=rb.c.updated_at,
+                ),
+            },
+        ).returning(rb.c.tokens, rb.c.updated_at, now)
+        before = time.monotonic()
+        begins, ends, at = conn.execute(stmt).one()
+        return self._degraded(begins, ends, at, before, time.monotonic())
+
+
 class RedisBuckets:
     """Buckets as Redis hashes ``renraku:bucket:<name>`` (fields t: tokens, u: updated at),
     each take one atomic Lua script. Idle buckets expire after ``ttl_seconds``. With a
-    ``fallback``, takes go there while Redis cannot be reached (see the module docstring)."""
+    ``fallback``, takes go there while any process cannot reach Redis (see the module docstring):
+    this process asks Redis again every ``retry_seconds``."""
 
     name = "redis"
 
@@ -142,8 +242,10 @@ class RedisBuckets:
         *,
         ttl_seconds: int = 86_400,
         client: Any = None,
-        fallback: Buckets | None = None,
+        fallback: DatabaseBuckets | None = None,
         retry_seconds: float = 5.0,
+        check_seconds: float = 1.0,
+        hold_seconds: float | None = None,
     ) -> None:
         import redis
 
@@ -156,38 +258,74 @@ class RedisBuckets:
         self._many = self.client.register_script(_TAKE_MANY)
         self.fallback = fallback
         self.retry_seconds = retry_seconds
+        hold = 2 * retry_seconds + check_seconds if hold_seconds is None else hold_seconds
+        if hold <= retry_seconds:
+            raise ValueError(f"hold_seconds ({hold}) must be longer than retry_seconds")
+        self.signal = (
+            FallbackSignal(fallback.store, check_seconds=check_seconds, hold_seconds=hold)
+            if fallback is not None
+            else None
+        )
+        self._view: _View | None = None
         self.down_until: float | None = None  # monotonic time of the next try while Redis is down
         kw = self.client.connection_pool.connection_kwargs  # named without any password
         self._where = (
             f"{kw.get('host', kw.get('path', '?'))}:{kw.get('port', '')}/{kw.get('db', 0)}"
         )
 
-    def _guarded(self, in_redis: Callable[[], T], elsewhere: Callable[[Buckets], T]) -> T:
-        import redis
+    def _lost(self, signal: FallbackSignal, conn: Connection | None, exc: Exception) -> _View:
+        """Redis failed this process: log it once per outage and raise (or renew) the signal."""
+        if self.down_until is None:
+            log.error(
+                "Redis at %s cannot be reached (%s: %s): every process takes token buckets "
+                "from the database until it answers again (tried every %g s)",
+                self._where,
+                type(exc).__name__,
+                exc,
+                self.retry_seconds,
+            )
+        self.down_until = time.monotonic() + self.retry_seconds
+        self._view = signal.raise_(conn)
+        return self._view
 
-        if self.fallback is None:
-            return in_redis()
-        if self.down_until is not None and time.monotonic() < self.down_until:
-            return elsewhere(self.fallback)
-        try:
-            out = in_redis()
-        except redis.RedisError as exc:
-            if self.down_until is None:
-                log.error(
-                    "Redis at %s cannot be reached (%s: %s): token buckets are taken from the "
-                    "%s until it answers again (tried every %g s)",
-                    self._where,
-                    type(exc).__name__,
-                    exc,
-                    self.fallback.name,
-                    self.retry_seconds,
-                )
-            self.down_until = time.monotonic() + self.retry_seconds
-            return elsewhere(self.fallback)
+    def _back(self) -> None:
         if self.down_until is not None:
             log.warning("Redis at %s answers again: token buckets are back in Redis", self._where)
             self.down_until = None
-        return out
+
+    def _guarded(
+        self,
+        conn: Connection | None,
+        in_redis: Callable[[], T],
+        elsewhere: Callable[[Buckets], T],
+        waiting: Callable[[float], T],
+    ) -> T:
+        import redis
+
+        signal, fallback = self.signal, self.fallback
+        if signal is None or fallback is None:
+            return in_redis()
+        now = time.monotonic()
+        view = self._view
+        if view is None or now >= view.valid_until:
+            view = self._view = signal.read(conn)
+        if not view.degraded:
+            try:
+                out = in_redis()
+            except redis.RedisError as exc:
+                view = self._lost(signal, conn, exc)
+            else:
+                self._back()
+                return out
+        elif self.down_until is not None and now >= self.down_until:
+            try:  # this process renews the signal for as long as Redis fails it
+                self.client.ping()
+            except redis.RedisError as exc:
+                view = self._lost(signal, conn, exc)
+            else:
+                self._back()
+        wait = view.database_from - time.monotonic()
+        return waiting(wait) if wait > 0 else elsewhere(fallback)
 
     def take_one(
         self, conn: Connection | None, bucket: str, *, rate: float, burst: float, now: float
@@ -197,7 +335,10 @@ class RedisBuckets:
             return float(out.decode() if isinstance(out, bytes) else out)
 
         return self._guarded(
-            in_redis, lambda b: b.take_one(conn, bucket, rate=rate, burst=burst, now=now)
+            conn,
+            in_redis,
+            lambda b: b.take_one(conn, bucket, rate=rate, burst=burst, now=now),
+            lambda wait: max(wait, 0.001),
         )
 
     def take_up_to(
@@ -218,8 +359,10 @@ class RedisBuckets:
             return int(self._many(keys=[PREFIX + bucket], args=args))
 
         return self._guarded(
+            conn,
             in_redis,
             lambda b: b.take_up_to(conn, bucket, wanted, rate=rate, burst=burst, now=now),
+            lambda _wait: 0,
         )
 
     def close(self) -> None:
