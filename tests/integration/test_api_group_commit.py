@@ -2,27 +2,40 @@
 
 On SQLite and PostgreSQL: updates of one endpoint in a group apply in order, a refused update
 writes nothing and refuses only its own request, a group whose transaction fails writes nothing;
-over HTTP, concurrent boto3 UpdateEndpoint calls are all written and answered.
+over HTTP, concurrent boto3 UpdateEndpoint calls are all written and answered. Reads
+(GetEndpoint, GetUserEndpoints) and PutEvents are grouped the same way: each request is answered
+as if it ran alone, and a refused PutEvents records nothing of its own.
 """
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from api_support import app_key, live_server, make_app, pinpoint_client
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from renraku.errors import InvalidInput
-from renraku.services.endpoints import EndpointUpdate, update_endpoints_together
+from renraku.errors import InvalidInput, NotFound
+from renraku.services.endpoints import (
+    EndpointUpdate,
+    endpoints_together,
+    get_endpoint,
+    update_endpoint,
+    update_endpoints_together,
+    user_endpoints,
+    users_endpoints_together,
+)
+from renraku.services.events import put_events_together
 from renraku.store import apps as app_store
 from renraku.store import endpoints as endpoint_store
 
 
-def _app_id(app: object) -> str:
+def _app_id(app: object, name: str = "grouped") -> str:
     with app.store.begin() as conn:  # type: ignore[attr-defined]
-        return str(app_store.create_app(conn, "grouped", now=app.now_iso())["Id"])  # type: ignore[attr-defined]
+        return str(app_store.create_app(conn, name, now=app.now_iso())["Id"])  # type: ignore[attr-defined]
 
 
 def test_a_group_applies_updates_in_order_and_refuses_only_the_bad_one(
@@ -120,5 +133,130 @@ def test_concurrent_update_endpoint_calls_are_each_written_and_answered(
             ]
         with app.store.connect() as conn:
             assert endpoint_store.count(conn, app_id) == 80
+    finally:
+        app.close()
+
+
+def _endpoints(app: object, app_id: str, *specs: tuple[str, str, str]) -> None:
+    for endpoint_id, user_id, channel in specs:
+        address = f"{endpoint_id}@example.com" if channel == "EMAIL" else "+14155550100"
+        update_endpoint(
+            app,  # type: ignore[arg-type]
+            app_id,
+            endpoint_id,
+            {"ChannelType": channel, "Address": address, "User": {"UserId": user_id}},
+        )
+
+
+def test_grouped_reads_answer_each_request_as_if_alone(db_url: str, tmp_path: Path) -> None:
+    app = make_app(db_url, tmp_path)
+    try:
+        first, second = _app_id(app), _app_id(app, "other")
+        _endpoints(app, first, ("b", "u1", "SMS"), ("a", "u1", "EMAIL"), ("c", "u2", "EMAIL"))
+        _endpoints(app, second, ("a", "u1", "SMS"))
+        users = users_endpoints_together(
+            app, [(first, "u1"), (second, "u1"), (first, "nobody"), (first, "u2"), (first, "u1")]
+        )
+        alone = [user_endpoints(app, first, "u1"), user_endpoints(app, second, "u1")]
+        assert [[ep.id for ep in found] for found in users[:2]] == [["a", "b"], ["a"]]
+        assert users[0] == alone[0]
+        assert users[1] == alone[1]
+        assert users[4] == alone[0]
+        assert users[1][0].channel_type == "SMS"  # the second application's own endpoint
+        assert isinstance(users[2], NotFound)
+        assert "nobody" in str(users[2])
+        assert [ep.id for ep in users[3]] == ["c"]  # type: ignore[union-attr]
+        single = endpoints_together(app, [(second, "a"), (first, "zz"), (first, "a")])
+        assert single[0] == get_endpoint(app, second, "a")
+        assert single[2] == get_endpoint(app, first, "a")
+        assert isinstance(single[1], NotFound)
+        assert "zz" in str(single[1])
+    finally:
+        app.close()
+
+
+def test_grouped_put_events_refuse_only_the_bad_request(db_url: str, tmp_path: Path) -> None:
+    app = make_app(db_url, tmp_path)
+    try:
+        app_id = _app_id(app)
+        _endpoints(app, app_id, ("e1", "u1", "EMAIL"))
+
+        def batch(endpoint_id: str, event_type: str) -> dict[str, object]:
+            return {"BatchItem": {endpoint_id: {"Events": {"ev": {"EventType": event_type}}}}}
+
+        outcomes = put_events_together(
+            app,
+            [
+                (app_id, batch("e1", "signed.up")),
+                (app_id, batch("e1", "")),  # no EventType: refused alone
+                (app_id, batch("missing", "signed.up")),
+                (app_id, batch("e1", "paid")),
+            ],
+        )
+        assert isinstance(outcomes[1], InvalidInput)
+        assert "EventType" in str(outcomes[1])
+        assert outcomes[0]["Results"] == {"e1/ev": {"StatusCode": 202, "Message": "Accepted"}}  # type: ignore[index]
+        assert outcomes[2]["Results"]["missing/ev"]["StatusCode"] == 404  # type: ignore[index]
+        with app.store.connect() as conn:
+            kinds = conn.execute(
+                text(
+                    "SELECT data FROM events WHERE app_id = :a AND kind = 'custom.event' "
+                    "ORDER BY seq"
+                ),
+                {"a": app_id},
+            ).all()
+        recorded = [json.loads(d) if isinstance(d, str) else d for (d,) in kinds]
+        assert [d["EventType"] for d in recorded] == ["signed.up", "paid"]
+    finally:
+        app.close()
+
+
+def test_concurrent_reads_and_events_over_http_are_each_answered(
+    db_url: str, tmp_path: Path
+) -> None:
+    app = make_app(db_url, tmp_path)
+    try:
+        app_id = _app_id(app)
+        _endpoints(app, app_id, *[(f"ep{n}", f"user{n}", "EMAIL") for n in range(10)])
+        key = app_key(app, app_id)
+        with live_server(app) as url:
+            clients = [pinpoint_client(url, key) for _ in range(8)]
+
+            def call(n: int) -> list[str]:
+                client, user = clients[n % 8], f"user{n % 12}"
+                if n % 3 == 0:
+                    try:
+                        found = client.get_user_endpoints(ApplicationId=app_id, UserId=user)
+                    except client.exceptions.NotFoundException:
+                        return ["missing"]
+                    return [e["Id"] for e in found["EndpointsResponse"]["Item"]]
+                if n % 3 == 1:
+                    try:
+                        one = client.get_endpoint(ApplicationId=app_id, EndpointId=f"ep{n % 12}")
+                    except client.exceptions.NotFoundException:
+                        return ["missing"]
+                    return [one["EndpointResponse"]["Id"]]
+                response = client.put_events(
+                    ApplicationId=app_id,
+                    EventsRequest={
+                        "BatchItem": {
+                            f"ep{n % 12}": {
+                                "Endpoint": {},
+                                "Events": {f"e{n}": {"EventType": "t", "Timestamp": "2026-01-01"}},
+                            }
+                        }
+                    },
+                )
+                item = response["EventsResponse"]["Results"][f"ep{n % 12}"]
+                return [str(item["EventsItemResponse"][f"e{n}"]["StatusCode"])]
+
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(call, range(96)))
+        for n, answer in enumerate(answers):
+            known = n % 12 < 10
+            if n % 3 == 0 or n % 3 == 1:
+                assert answer == ([f"ep{n % 12}"] if known else ["missing"])
+            else:
+                assert answer == (["202"] if known else ["404"])
     finally:
         app.close()

@@ -6,12 +6,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from renraku.app import App
 from renraku.domain.endpoint_rules import validate_endpoint_request
 from renraku.domain.endpoints import Endpoint, apply_update, new_endpoint
 from renraku.engine import entry
 from renraku.errors import InvalidInput, NotFound
 from renraku.store import endpoints as endpoint_store
+from renraku.store.schema import endpoints
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +76,7 @@ def update_endpoints_together(
     """
     region = app.settings.imports.default_region
     now = app.now_iso()
-    wanted: dict[str, set[str]] = {}
-    for update in updates:
-        wanted.setdefault(update.app_id, set()).add(update.endpoint_id)
+    wanted = _by_app([(update.app_id, update.endpoint_id) for update in updates])
     outcomes: list[Endpoint | InvalidInput] = []
     with app.store.begin() as conn:
         latest = {
@@ -112,3 +113,37 @@ def user_endpoints(app: App, app_id: str, user_id: str) -> list[Endpoint]:
     if not eps:
         raise NotFound("user", user_id)
     return eps
+
+
+def endpoints_together(app: App, wanted: Sequence[tuple[str, str]]) -> list[Endpoint | NotFound]:
+    """Many GetEndpoint reads (application id, endpoint id) in one query per application."""
+    found: dict[tuple[str, str], Endpoint] = {}
+    with app.store.connect() as conn:
+        for app_id, ids in _by_app(wanted).items():
+            found.update(((app_id, ep.id), ep) for ep in endpoint_store.by_ids(conn, app_id, ids))
+    return [found.get(key) or NotFound("endpoint", key[1]) for key in wanted]
+
+
+def users_endpoints_together(
+    app: App, wanted: Sequence[tuple[str, str]]
+) -> list[list[Endpoint] | NotFound]:
+    """Many GetUserEndpoints reads (application id, user id) in one query per application."""
+    found: dict[tuple[str, str | None], list[Endpoint]] = {}
+    with app.store.connect() as conn:
+        for app_id, users in _by_app(wanted).items():
+            rows = conn.execute(
+                select(endpoints)
+                .where(endpoints.c.app_id == app_id, endpoints.c.user_id.in_(users))
+                .order_by(endpoints.c.user_id, endpoints.c.channel_type, endpoints.c.id)
+            )
+            for row in rows:  # each user's endpoints in by_user's order
+                ep = endpoint_store.from_row(row)
+                found.setdefault((app_id, ep.user_id), []).append(ep)
+    return [found.get(key) or NotFound("user", key[1]) for key in wanted]
+
+
+def _by_app(wanted: Sequence[tuple[str, str]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for app_id, item in wanted:
+        out.setdefault(app_id, set()).add(item)
+    return out

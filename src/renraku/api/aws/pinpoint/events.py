@@ -8,10 +8,8 @@ from renraku.api.aws.pinpoint.calls import Call, Payload, operation
 from renraku.services import events as event_service
 
 
-@operation("PutEvents")
-def put_events(call: Call) -> Payload:
-    request = call.body("EventsRequest")
-    outcome = event_service.put_events(call.app, call.app_id, request)
+def events_results(outcome: dict[str, Any]) -> Payload:
+    """Pinpoint's ``EventsResponse`` for what :func:`event_service.put_events` answered."""
     results: dict[str, dict[str, Any]] = {}
     for where, result in (outcome.get("Results") or {}).items():
         endpoint_id, _, event_id = str(where).partition("/")
@@ -32,3 +30,11 @@ def put_events(call: Call) -> Payload:
                 "Message": str(result.get("Message", "")),
             }
     return {"Results": results}
+
+
+@operation("PutEvents")
+def put_events(call: Call) -> Payload:
+    """PutEvents alone (the server groups concurrent calls, see the router)."""
+    return events_results(
+        event_service.put_events(call.app, call.app_id, call.body("EventsRequest"))
+    )
