@@ -89,7 +89,8 @@ def run_entry(conn: Connection, journey: Any, now: datetime, chunk: int) -> int:
     if starting:
         tune_for_segments(conn)
         relation = entry_relation(conn, journey.app_id, segment_id, now=now)
-        if not admission.enqueue(conn, a, relation):
+        admission.enqueue(conn, a, relation)
+        if not admission.pending(conn, a.app_id, a.journey_id):
             _entry_done(conn, journey, now)
             return 0
     last = admission.chunk_end(conn, a.app_id, a.journey_id, chunk)

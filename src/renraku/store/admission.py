@@ -103,9 +103,9 @@ def participant_columns(relation: Select[Any]) -> Select[Any]:
     return select(pkey.label("pkey"), s.c.user_id, lone.label("endpoint_id")).distinct()
 
 
-def enqueue(conn: Connection, a: Admission, relation: Select[Any]) -> int:
+def enqueue(conn: Connection, a: Admission, relation: Select[Any]) -> None:
     """Queue the participants of ``relation`` (endpoint ``id``, ``user_id``) that may enter now:
-    no participant row, or one that may re-enter. Returns how many were queued."""
+    no participant row, or one that may re-enter."""
     m = participant_columns(relation).subquery("m")
     p = participants.alias("p")
     inside = exists(
@@ -124,7 +124,7 @@ def enqueue(conn: Connection, a: Admission, relation: Select[Any]) -> int:
         m.c.endpoint_id,
     ).where(not_(inside))
     names = ("app_id", "journey_id", "pkey", "user_id", "endpoint_id")
-    return int(conn.execute(_insert_select(conn, admission_queue, names, query)).rowcount or 0)
+    conn.execute(_insert_select(conn, admission_queue, names, query))
 
 
 def enqueue_pairs(
