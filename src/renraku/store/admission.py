@@ -218,40 +218,25 @@ def admit_queued(
         )
         .returning(*returned)
     ).all()
-    fresh_rows = select(
-        literal(a.app_id, String),
-        literal(a.journey_id, String),
-        q.c.pkey,
-        q.c.user_id,
-        q.c.endpoint_id,
-        literal(a.version),
-        literal(1),
-        literal(a.start, String),
-        literal("enter", String),
-        literal("ACTIVE", String),
-        literal(a.now, String),
-        literal(0),
-        literal(a.now, String),
-        literal(a.now, String),
-        literal({}, participants.c.data.type),
-    ).where(and_(true(), picked))
-    names = (
-        "app_id",
-        "journey_id",
-        "pkey",
-        "user_id",
-        "endpoint_id",
-        "version",
-        "entry",
-        "activity_id",
-        "phase",
-        "status",
-        "wake_at",
-        "attempt",
-        "entered_at",
-        "activity_at",
-        "data",
-    )
+    values: dict[str, Any] = {
+        "app_id": literal(a.app_id, String),
+        "journey_id": literal(a.journey_id, String),
+        "pkey": q.c.pkey,
+        "user_id": q.c.user_id,
+        "endpoint_id": q.c.endpoint_id,
+        "version": literal(a.version),
+        "entry": literal(1),
+        "activity_id": literal(a.start, String),
+        "phase": literal("enter", String),
+        "status": literal("ACTIVE", String),
+        "wake_at": literal(a.now, String),
+        "attempt": literal(0),
+        "entered_at": literal(a.now, String),
+        "activity_at": literal(a.now, String),
+        "data": literal({}, participants.c.data.type),
+    }
+    fresh_rows = select(*values.values()).where(and_(true(), picked))
+    names = list(values)
     fresh = conn.execute(
         _insert_select(conn, participants, names, fresh_rows).returning(*returned)
     ).all()
