@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.domain.timefmt import iso
 from renraku.store import journey_events
+from renraku.store.bulk import one_of
 from renraku.store.engine import make_engine
 from renraku.store.schema import Json, metadata
 
@@ -174,7 +175,7 @@ class RecordingChannel:
                 r.address: r
                 for r in conn.execute(
                     select(call_scripts).where(
-                        call_scripts.c.address.in_({d.endpoint.address for d in batch})
+                        one_of(conn, call_scripts.c.address, {d.endpoint.address for d in batch})
                     )
                 )
             }

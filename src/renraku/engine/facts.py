@@ -23,6 +23,7 @@ from renraku.domain.journeys.model import Event, Facts, Journey, Participant, Se
 from renraku.domain.timefmt import iso
 from renraku.engine.membership import SegmentCache
 from renraku.store import sends as send_store
+from renraku.store.bulk import one_of
 from renraku.store.schema import endpoints, events
 
 
@@ -115,9 +116,9 @@ def _endpoints_for(
     out: dict[str, list[Endpoint]] = defaultdict(list)
     conds: list[ColumnElement[bool]] = []
     if user_ids:
-        conds.append(endpoints.c.user_id.in_(list(user_ids)))
+        conds.append(one_of(conn, endpoints.c.user_id, user_ids))
     if lone:
-        conds.append(and_(endpoints.c.id.in_(list(lone)), endpoints.c.user_id.is_(None)))
+        conds.append(and_(one_of(conn, endpoints.c.id, lone), endpoints.c.user_id.is_(None)))
     if not conds:
         return out
     cols = [
@@ -128,7 +129,7 @@ def _endpoints_for(
         select(*cols)
         .where(and_(endpoints.c.app_id == app_id, or_(*conds)))
         .order_by(endpoints.c.id)
-    )
+    ).all()
     lazy = _lazy
     for a, i, ch, addr, uid, at, ua, dem, loc, met, opt, st, eff, cre, coh, req in rows:
         ep = Endpoint(
@@ -154,13 +155,13 @@ def _events_for(
     by_key: dict[str, list[Event]] = defaultdict(list)
     rows: list[Any] = []
     if keys:
-        rows += conn.execute(select(events).where(events.c.send_key.in_(list(keys)))).all()
+        rows += conn.execute(select(events).where(one_of(conn, events.c.send_key, keys))).all()
     if since is not None and (user_ids or lone):
         conds: list[ColumnElement[bool]] = []
         if user_ids:
-            conds.append(events.c.user_id.in_(list(user_ids)))
+            conds.append(one_of(conn, events.c.user_id, user_ids))
         if lone:
-            conds.append(events.c.endpoint_id.in_(list(lone)))
+            conds.append(one_of(conn, events.c.endpoint_id, lone))
         rows += conn.execute(
             select(events).where(
                 and_(events.c.app_id == app_id, events.c.occurred_at >= since, or_(*conds))
@@ -233,7 +234,7 @@ def _owners(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
         return {}
     rows = conn.execute(
         select(send_store.sends.c.key, send_store.sends.c.pkey).where(
-            send_store.sends.c.key.in_(list(set(keys)))
+            one_of(conn, send_store.sends.c.key, set(keys))
         )
     )
     return {r.key: r.pkey for r in rows}

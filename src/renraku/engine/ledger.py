@@ -42,6 +42,7 @@ from renraku.store import endpoints as endpoint_store
 from renraku.store import is_transient, journey_events
 from renraku.store import participants as participant_store
 from renraku.store import sends as send_store
+from renraku.store.bulk import one_of
 
 if TYPE_CHECKING:
     from renraku.app import App
@@ -165,7 +166,7 @@ def _lock_pending(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
     if not keys:
         return {}
     stmt = select(send_store.sends.c.key, send_store.sends.c.tries).where(
-        send_store.sends.c.key.in_(list(keys)), send_store.sends.c.status == "pending"
+        one_of(conn, send_store.sends.c.key, keys), send_store.sends.c.status == "pending"
     )
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)

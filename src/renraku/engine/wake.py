@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select
 
 from renraku.store import participants, sends
+from renraku.store.bulk import one_of
 
 
 def wake_for_send(conn: Connection, app_id: str, send_key: str, at: str) -> bool:
@@ -33,7 +34,7 @@ def wake_many_for_sends(conn: Connection, app_id: str, wakes: Sequence[tuple[str
         r.key: (r.journey_id, r.pkey)
         for r in conn.execute(
             select(sends.sends.c.key, sends.sends.c.journey_id, sends.sends.c.pkey).where(
-                sends.sends.c.app_id == app_id, sends.sends.c.key.in_(keys)
+                sends.sends.c.app_id == app_id, one_of(conn, sends.sends.c.key, keys)
             )
         )
     }

@@ -209,25 +209,25 @@ class Worker:
         self, conn: Connection, outcomes: list[_Outcome], now: datetime
     ) -> list[ledger.Outgoing]:
         now_s = iso(now)
-        evs: list[dict[str, Any]] = []
+        evs: list[tuple[Any, ...]] = []
         outgoing: list[ledger.Outgoing] = []
         touched: dict[tuple[str, str], Any] = {}
         for o in outcomes:
             p = o.after
             for c in o.commands:
-                if isinstance(c, Emit):
+                if isinstance(c, Emit):  # in journey_events.COLUMNS order
                     evs.append(
-                        {
-                            "app_id": o.app_id,
-                            "kind": c.kind,
-                            "occurred_at": now_s,
-                            "user_id": p.user_id,
-                            "endpoint_id": c.endpoint_id or p.endpoint_id,
-                            "journey_id": p.journey_id,
-                            "activity_id": c.activity_id,
-                            "send_key": c.send_key,
-                            "data": dict(c.data),
-                        }
+                        (
+                            o.app_id,
+                            now_s,
+                            c.kind,
+                            p.user_id,
+                            c.endpoint_id or p.endpoint_id,
+                            p.journey_id,
+                            c.activity_id,
+                            c.send_key,
+                            dict(c.data),
+                        )
                     )
                 elif isinstance(c, Send):
                     outgoing.append(
@@ -260,7 +260,7 @@ class Worker:
         recorded = send_store.record(
             conn, ledger.ledger_rows(outgoing, now_s, time.time() + self.cfg.send_lease_seconds)
         )
-        journey_events.append_many(conn, evs)
+        journey_events.append_tuples(conn, evs)
         if touched:  # only the changed columns: the rest of each row may have moved meanwhile
             update_by_key(
                 conn,

@@ -1,4 +1,5 @@
-"""Appending many timeline events fast: ``COPY`` on PostgreSQL, the events store elsewhere.
+"""Appending many timeline events fast: one statement per chunk on PostgreSQL, the events store
+elsewhere.
 
 Same rows and meaning as :func:`renraku.store.events.append_many`; the journey engine appends
 one event per step, so this is on its hot path.
@@ -6,15 +7,16 @@ one event per step, so this is on its hot path.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 
 from renraku.store import events as event_store
+from renraku.store.bulk import insert_rows
+from renraku.store.schema import events
 
-_COLUMNS = (
+COLUMNS = (
     "app_id",
     "occurred_at",
     "kind",
@@ -25,33 +27,37 @@ _COLUMNS = (
     "send_key",
     "data",
 )
-_COPY_FROM = 500  # below this a multi-row INSERT is as quick
 
 
 def append_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Record many events (rows as for :func:`renraku.store.events.append_many`)."""
-    if conn.dialect.name != "postgresql" or len(rows) < _COPY_FROM:
+    if conn.dialect.name != "postgresql":
         event_store.append_many(conn, rows)
         return
-    raw = conn.connection.driver_connection
-    if raw is None:
-        event_store.append_many(conn, rows)
-        return
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY events ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
-    ):
-        for r in rows:
-            copy.write_row(
-                (
-                    r["app_id"],
-                    r["occurred_at"],
-                    r["kind"],
-                    r.get("user_id"),
-                    r.get("endpoint_id"),
-                    r.get("journey_id"),
-                    r.get("activity_id"),
-                    r.get("send_key"),
-                    json.dumps(dict(r.get("data") or {})),
-                )
+    append_tuples(
+        conn,
+        [
+            (
+                r["app_id"],
+                r["occurred_at"],
+                r["kind"],
+                r.get("user_id"),
+                r.get("endpoint_id"),
+                r.get("journey_id"),
+                r.get("activity_id"),
+                r.get("send_key"),
+                dict(r.get("data") or {}),
             )
+            for r in rows
+        ],
+    )
+
+
+def append_tuples(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Record many events given as tuples in :data:`COLUMNS` order (data a JSON-able mapping)."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        event_store.append_many(conn, [dict(zip(COLUMNS, r, strict=True)) for r in rows])
+        return
+    insert_rows(conn, events, [dict(zip(COLUMNS, r, strict=True)) for r in rows])

@@ -8,9 +8,7 @@ seconds), ``retry`` (a transient failure; handed over again once the lease passe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -22,16 +20,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    TextClause,
     and_,
     func,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from renraku.store.bulk import update_by_key
+from renraku.store.bulk import insert_rows, one_of, update_by_key
 from renraku.store.schema import Json, metadata
 
 sends = Table(
@@ -78,45 +74,19 @@ def record(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
     """Record sends as ``pending`` before any provider sees them; returns the keys recorded now
     (a key recorded before is left alone and not returned: it must not be handed over again).
 
-    PostgreSQL: one ``INSERT ... SELECT FROM unnest(arrays)`` per chunk (one array parameter per
-    column instead of a parameter per value); SQLite: a multi-row insert.
+    PostgreSQL: one ``INSERT ... SELECT`` from the rows as JSON per chunk (:mod:`renraku.store.bulk`);
+    SQLite: a multi-row insert.
     """
     if not rows:
         return set()
-    done: set[str] = set()
     if conn.dialect.name == "postgresql":
-        for lo in range(0, len(rows), 10_000):
-            chunk = rows[lo : lo + 10_000]
-            arrays = {
-                f"p{i}": [_pg_value(name, r[name]) for r in chunk]
-                for i, name in enumerate(_COLUMNS)
-            }
-            done.update(conn.execute(_pg_record_statement(), arrays).scalars().all())
-        return done
+        found = insert_rows(conn, sends, rows, suffix="ON CONFLICT (key) DO NOTHING RETURNING key")
+        return {r[0] for r in found}
+    done: set[str] = set()
     stmt = _insert(conn).on_conflict_do_nothing(index_elements=["key"]).returning(sends.c.key)
     for lo in range(0, len(rows), 5000):
         done.update(conn.execute(stmt, list(rows[lo : lo + 5000])).scalars().all())
     return done
-
-
-_COLUMNS = tuple(c.name for c in sends.columns)
-
-
-def _pg_value(name: str, value: Any) -> Any:
-    return json.dumps(value) if name == "payload" and value is not None else value
-
-
-@lru_cache(maxsize=1)
-def _pg_record_statement() -> TextClause:
-    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
-    arrays = ", ".join(
-        f"CAST(:p{i} AS {sends.c[n].type.compile(dialect=pg)}[])" for i, n in enumerate(_COLUMNS)
-    )
-    names = ", ".join(_COLUMNS)
-    return text(
-        f"INSERT INTO sends ({names}) SELECT {names} FROM unnest({arrays}) AS v({names}) "
-        "ON CONFLICT (key) DO NOTHING RETURNING key"
-    )
 
 
 _SETTLED = (
@@ -174,7 +144,7 @@ def claim_stale(conn: Connection, wall_now: float, lease_seconds: float, limit: 
     if rows:
         conn.execute(
             update(sends)
-            .where(sends.c.key.in_([r.key for r in rows]))
+            .where(one_of(conn, sends.c.key, [r.key for r in rows]))
             .values(lease_until=wall_now + lease_seconds, status="pending")
         )
     return rows
@@ -210,7 +180,7 @@ def recent_for(
             select(*cols).where(
                 and_(
                     sends.c.app_id == app_id,
-                    sends.c.user_id.in_(list(user_ids)),
+                    one_of(conn, sends.c.user_id, user_ids),
                     sends.c.created_at > since,
                 )
             )
@@ -221,7 +191,7 @@ def recent_for(
                 and_(
                     sends.c.app_id == app_id,
                     sends.c.user_id.is_(None),
-                    sends.c.endpoint_id.in_(list(endpoint_ids)),
+                    one_of(conn, sends.c.endpoint_id, endpoint_ids),
                     sends.c.created_at > since,
                 )
             )
@@ -233,7 +203,9 @@ def activities_of(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
     """The journey activity of each send key given."""
     if not keys:
         return {}
-    rows = conn.execute(select(sends.c.key, sends.c.activity_id).where(sends.c.key.in_(list(keys))))
+    rows = conn.execute(
+        select(sends.c.key, sends.c.activity_id).where(one_of(conn, sends.c.key, set(keys)))
+    )
     return {r.key: r.activity_id for r in rows}
 
 
