@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.domain.timefmt import iso
 from renraku.store import journey_events
-from renraku.store.bulk import one_of
+from renraku.store.bulk import insert_rows, one_of
 from renraku.store.engine import make_engine
 from renraku.store.schema import Json, metadata
 
@@ -212,7 +212,9 @@ class RecordingChannel:
                 results.append(
                     DeliveryResult(d.key, "sent", "recording", provider_message_id=d.key)
                 )
-            if rows:
+            if rows and conn.dialect.name == "postgresql":
+                insert_rows(conn, recorded_deliveries, rows)
+            elif rows:
                 conn.execute(recorded_deliveries.insert(), rows)
             evs: list[dict[str, Any]] = []
             wakes: dict[str, list[tuple[str, str]]] = {}

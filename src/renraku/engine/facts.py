@@ -88,10 +88,6 @@ class LazyJson(Mapping[str, Any]):
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-def _lazy(raw: str | None) -> Mapping[str, Any]:
-    return _EMPTY if not raw or raw == "{}" else LazyJson(raw)
-
-
 _JSON_COLUMNS = ("attributes", "user_attributes", "demographic", "location", "metrics")
 _ENDPOINT_COLUMNS = (
     "app_id",
@@ -130,7 +126,18 @@ def _endpoints_for(
         .where(and_(endpoints.c.app_id == app_id, or_(*conds)))
         .order_by(endpoints.c.id)
     ).all()
-    lazy = _lazy
+    # Endpoints of a batch mostly share the same few JSON texts (one attribute set for most
+    # users): one decoded mapping per distinct text, shared read-only.
+    seen: dict[str, Mapping[str, Any]] = {}
+
+    def lazy(raw: str | None) -> Mapping[str, Any]:
+        if not raw or raw == "{}":
+            return _EMPTY
+        value = seen.get(raw)
+        if value is None:
+            value = seen[raw] = LazyJson(raw)
+        return value
+
     for a, i, ch, addr, uid, at, ua, dem, loc, met, opt, st, eff, cre, coh, req in rows:
         ep = Endpoint(
             a, i, ch, addr, uid, lazy(at), lazy(ua), lazy(dem), lazy(loc), lazy(met),

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -54,10 +55,11 @@ _DURATION_ISO = re.compile(
 _DURATION_SHORT = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 
 
+@lru_cache(maxsize=1024)
 def parse_duration(text: str) -> timedelta:
     """An ISO-8601 duration (``PT1H``, ``P1DT12H``) or a short one (``1h30m``, ``45s``, ``2d``).
 
-    Raises ValueError naming what is accepted.
+    Raises ValueError naming what is accepted. (Cached: waits parse the same few texts per step.)
     """
     value = str(text).strip()
     m = _DURATION_ISO.match(value.upper()) if value.upper().startswith("P") else None
@@ -167,19 +169,20 @@ class Journey:
     started_at: str | None = None
     # Per-channel sending windows, built on first use (a cache: not part of the value).
     windows: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Read from the definition once: every step of every participant asks.
+    limits: Mapping[str, Any] = field(init=False, compare=False, repr=False)
+    exit_criteria: Mapping[str, Any] | None = field(init=False, compare=False, repr=False)
+    wait_for_quiet_time: bool = field(init=False, compare=False, repr=False)
 
-    @property
-    def limits(self) -> Mapping[str, Any]:
-        return self.definition.get("Limits") or {}
-
-    @property
-    def exit_criteria(self) -> Mapping[str, Any] | None:
+    def __post_init__(self) -> None:
         ec = self.definition.get("ExitCriteria")
-        return ec if isinstance(ec, Mapping) and ec.get("Conditions") else None
-
-    @property
-    def wait_for_quiet_time(self) -> bool:
-        return bool(self.definition.get("WaitForQuietTime"))
+        object.__setattr__(self, "limits", self.definition.get("Limits") or {})
+        object.__setattr__(
+            self, "exit_criteria", ec if isinstance(ec, Mapping) and ec.get("Conditions") else None
+        )
+        object.__setattr__(
+            self, "wait_for_quiet_time", bool(self.definition.get("WaitForQuietTime"))
+        )
 
 
 def build_journey(
