@@ -2,20 +2,29 @@
 
 PostgreSQL is found at RENRAKU_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test).
 Where it cannot be reached the PostgreSQL variants skip, except under CI=true, where they fail.
+
+The migrations run once per test process: on SQLite into a template file that each ``store``
+copies, on PostgreSQL into a scratch schema while the statements they execute are recorded, and
+each ``store`` runs that script in its own schema. ``db_url``, ``pg_url`` and ``sqlite_url`` stay
+empty databases, for the tests that migrate (or ``renraku init``) themselves.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
 
 from renraku.store import Store
-from renraku.store.engine import normalise_url
+from renraku.store.engine import make_engine, migrate, normalise_url
 
 PG_URL = os.environ.get("RENRAKU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -47,9 +56,9 @@ def require_postgres() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A URL whose connections use a fresh, private schema in the test database."""
+@contextmanager
+def _schema() -> Iterator[str]:
+    """A URL whose connections use a fresh, private schema of the test database; dropped after."""
     require_postgres()
     schema = "t_" + uuid.uuid4().hex[:12]
     admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
@@ -65,6 +74,13 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL whose connections use a fresh, private schema in the test database."""
+    with _schema() as url:
+        yield url
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'renraku.db'}"
 
@@ -77,11 +93,84 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated by renraku once per test process, for copying."""
+    path = tmp_path_factory.mktemp("template") / "renraku.db"
+    Store.open(f"sqlite:///{path}").close()
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists(), f"{wal} is left after closing: a copy of {path} would miss it"
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_schema_script() -> str | None:
+    """What renraku's migrations execute on an empty PostgreSQL schema, recorded once per test
+    process as one script (their introspecting SELECTs left out); None when a statement carries
+    bound parameters, which a script cannot replay (then each store migrates)."""
+    recorded: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if not statement.lstrip().upper().startswith("SELECT"):
+            recorded.append((statement, parameters))
+
+    with _schema() as url:
+        engine = make_engine(url)
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            migrate(engine)
+        finally:
+            engine.dispose()
+    if any(parameters for _, parameters in recorded):
+        return None
+    return ";\n".join(statement for statement, _ in recorded)
+
+
+def migrated(url: str, request: pytest.FixtureRequest) -> str:
+    """Give the empty database at ``url`` (from ``db_url``, ``pg_url`` or ``sqlite_url``) the
+    schema the migrations build, from the per-process template; returns ``url``."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), str(parsed.database))
+        return url
+    script = request.getfixturevalue("pg_schema_script")
+    if script is None:
+        Store.open(url).close()
+        return url
+    import psycopg
+
+    with psycopg.connect(url) as conn:  # libpq reads the schema from the URL's options
+        conn.execute(script)
+    return url
+
+
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    """A migrated store on each dialect."""
-    opened = Store.open(db_url)
+def store(db_url: str, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A migrated store on each dialect (opened as renraku opens one: migrations are applied,
+    here none is pending)."""
+    opened = Store.open(migrated(db_url, request))
     try:
         yield opened
     finally:
         opened.close()
+
+
+# Under ``pytest -n 2`` each worker takes the next test as it finishes one, so a long test that
+# starts last keeps one worker busy while the other idles. Long tests therefore go first: those
+# marked slow, then the reliability suite (real outages, crashes, waits), then the acceptance suite
+# (a subprocess per command), then the rest in their usual order (modules stay together).
+_FIRST = ("tests/reliability/", "tests/acceptance/")
+
+
+def _rank(item: pytest.Item) -> int:
+    if item.get_closest_marker("slow") is not None:
+        return 0
+    path = item.nodeid
+    for rank, prefix in enumerate(_FIRST, start=1):
+        if path.startswith(prefix):
+            return rank
+    return len(_FIRST) + 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: the order within each rank is kept
