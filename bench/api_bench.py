@@ -5,7 +5,9 @@ dropped afterwards) or SQLite. The load generator is a separate process: ``--req
 each signed with SigV4 by botocore (as boto3 signs) or, with ``--auth bearer``, carrying a bearer
 token, are prepared before the run; then a plain HTTP/1.1 client on asyncio keeps
 ``--concurrency`` of them in flight over loopback. It reports requests/s, p50/p99 latency and
-errors per operation, the server's CPU per request and the load generator's own CPU.
+errors per operation, the server's CPU per request, the CPU of the server's PostgreSQL backends
+per request (found by application name; PostgreSQL on this machine) and the load generator's own
+CPU.
 
 Usage: ``python bench/api_bench.py [--duration 30] [--concurrency 32] [--workers 2]
 [--op update|get|events|mixed|all] [--auth sigv4|bearer] [--requests N] [--db URL] [--json]``.
@@ -307,7 +309,31 @@ def _prepare_db(db: str | None) -> tuple[str, str | None]:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
     sep = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}", schema
+    # The application name marks the server's own PostgreSQL backends (their CPU is measured).
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}&application_name={schema}", schema
+
+
+def backend_cpu(schema: str | None, seen: dict[int, float]) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving ``schema``'s server (by application
+    name), added to ``seen`` (backends that ended keep their last reading). Needs the database
+    on this machine and permission to read its processes' /proc entries."""
+    if schema is None:
+        return seen
+    admin = create_engine(normalise_url(PG_URL))
+    with admin.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": schema},
+        ).scalars()
+        out = dict(seen)
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[int(pid)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    admin.dispose()
+    return out
 
 
 def _drop_schema(schema: str | None) -> None:
@@ -384,10 +410,13 @@ def main() -> None:
         tree = psutil.Process(server.pid)
         loadgen, queue = start_loadgen(config)
         cpu_before = _cpu_seconds(tree)
+        pg_before = backend_cpu(schema, {})
         profiler = _start_profiler(args.profile, server.pid, args.duration)
         result = queue.get()
         loadgen.join()
         server_cpu = _cpu_seconds(tree) - cpu_before
+        pg_after = backend_cpu(schema, pg_before)
+        pg_cpu = sum(pg_after.values()) - sum(pg_before.values())
         if profiler is not None:
             profiler.wait(timeout=120)
     finally:
@@ -410,6 +439,8 @@ def main() -> None:
         # Load-independent: server CPU per request, and what that allows per dedicated core.
         report["server_cpu_ms_per_request"] = round(server_cpu / served * 1000, 2)
         report["requests_per_server_cpu_second"] = round(served / server_cpu, 1)
+        if pg_after:
+            report["postgresql_cpu_ms_per_request"] = round(pg_cpu / served * 1000, 3)
         report["load_average"] = [round(x, 1) for x in os.getloadavg()]
     if args.json:
         print(json.dumps(report, indent=2))
@@ -425,6 +456,8 @@ def main() -> None:
         print(f"  server CPU {report['server_cpu_ms_per_request']} ms/request "
               f"({report['requests_per_server_cpu_second']} requests per CPU-second); "
               f"load average {report['load_average']}")  # fmt: skip
+        if "postgresql_cpu_ms_per_request" in report:
+            print(f"  PostgreSQL backend CPU {report['postgresql_cpu_ms_per_request']} ms/request")
         print(f"  load generator CPU {report['loadgen_cpu_seconds']} s")
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from renraku.app import App
 from renraku.domain.endpoint_rules import validate_endpoint_request
@@ -131,15 +131,25 @@ def users_endpoints_together(
     found: dict[tuple[str, str | None], list[Endpoint]] = {}
     with app.store.connect() as conn:
         for app_id, users in _by_app(wanted).items():
-            rows = conn.execute(
-                select(endpoints)
-                .where(endpoints.c.app_id == app_id, endpoints.c.user_id.in_(users))
-                .order_by(endpoints.c.user_id, endpoints.c.channel_type, endpoints.c.id)
-            )
-            for row in rows:  # each user's endpoints in by_user's order
-                ep = endpoint_store.from_row(row)
-                found.setdefault((app_id, ep.user_id), []).append(ep)
+            found.update(users_endpoints_in(conn, app_id, users))
     return [found.get(key) or NotFound("user", key[1]) for key in wanted]
+
+
+def users_endpoints_in(
+    conn: Connection, app_id: str, users: Iterable[str]
+) -> dict[tuple[str, str | None], list[Endpoint]]:
+    """The endpoints of each of ``users`` (those that have any), in one query, each user's in
+    the order :func:`user_endpoints` gives."""
+    found: dict[tuple[str, str | None], list[Endpoint]] = {}
+    rows = conn.execute(
+        select(endpoints)
+        .where(endpoints.c.app_id == app_id, endpoints.c.user_id.in_(list(users)))
+        .order_by(endpoints.c.user_id, endpoints.c.channel_type, endpoints.c.id)
+    )
+    for row in rows:
+        ep = endpoint_store.from_row(row)
+        found.setdefault((app_id, ep.user_id), []).append(ep)
+    return found
 
 
 def _by_app(wanted: Sequence[tuple[str, str]]) -> dict[str, set[str]]:

@@ -21,6 +21,7 @@ from renraku.domain.timefmt import iso, parse_iso
 from renraku.engine.entry import admit
 from renraku.engine.membership import SegmentCache
 from renraku.errors import InvalidInput, Problem
+from renraku.services.endpoints import users_endpoints_in
 from renraku.store import endpoints as endpoint_store
 from renraku.store import events as event_store
 from renraku.store import journeys as journey_store
@@ -75,9 +76,14 @@ def put_events_together(
     """Many independent PutEvents requests (application id, batch) in one transaction.
 
     Each outcome is what :func:`put_events` would have answered had the requests run one after
-    another in this order: the per-event results, or the InvalidInput that refused that request
-    alone (a refused request records nothing). If the transaction fails, the error is raised and
-    nothing is recorded, so the caller can run the requests one by one.
+    another in this order: the per-event ``Results``, or the InvalidInput that refused that
+    request alone (a refused request records nothing). If the transaction fails, the error is
+    raised and nothing is recorded, so the caller can run the requests one by one.
+
+    For an application without active journeys that start on events (nothing to admit), the
+    group's work is set-based: one read of the endpoints and users named, one insert of every
+    event, one update per wake-up time for the waiting participants (``Entered`` and ``Woken``
+    are then not counted per request). Otherwise each request is recorded in turn.
     """
     flat: list[list[tuple[str, dict[str, Any]]] | InvalidInput] = []
     for _, batch in batches:
@@ -85,15 +91,99 @@ def put_events_together(
             flat.append(_flatten(batch))
         except InvalidInput as exc:
             flat.append(exc)
-    outcomes: list[dict[str, Any] | InvalidInput] = []
-    starters: dict[str, list[Any]] = {}
+    outcomes: list[dict[str, Any] | InvalidInput] = [
+        items if isinstance(items, InvalidInput) else {} for items in flat
+    ]
     with app.store.begin() as conn:
-        for (app_id, _), items in zip(batches, flat, strict=True):
-            if isinstance(items, InvalidInput):
-                outcomes.append(items)
-            else:
-                outcomes.append(_record(conn, app, app_id, items, starters))
+        starters = {
+            app_id: journey_store.active_with_event_start(conn, app_id)
+            for app_id in sorted({app_id for app_id, _ in batches})
+        }
+        quiet = [
+            (at, app_id, items)
+            for at, ((app_id, _), items) in enumerate(zip(batches, flat, strict=True))
+            if not isinstance(items, InvalidInput) and not starters[app_id]
+        ]
+        for at, results in zip(
+            [at for at, _, _ in quiet], _record_together(conn, app, quiet), strict=True
+        ):
+            outcomes[at] = {"Results": results}
+        for at, ((app_id, _), items) in enumerate(zip(batches, flat, strict=True)):
+            if not isinstance(items, InvalidInput) and starters[app_id]:
+                outcomes[at] = _record(conn, app, app_id, items, starters)
     return outcomes
+
+
+def _record_together(
+    conn: Connection,
+    app: App,
+    requests: Sequence[tuple[int, str, list[tuple[str, dict[str, Any]]]]],
+) -> list[dict[str, Any]]:
+    """Record the checked events of ``requests`` (for applications with no event-started
+    journeys) set-wise; each request's per-event results."""
+    if not requests:
+        return []
+    now_s = iso(app.clock.now())
+    named: dict[str, tuple[set[str], set[str]]] = {}
+    for _, app_id, items in requests:
+        ids, users = named.setdefault(app_id, (set(), set()))
+        for _, ev in items:
+            if ev.get("EndpointId"):
+                ids.add(str(ev["EndpointId"]))
+            else:
+                users.add(str(ev["UserId"]))
+    by_id: dict[tuple[str, str | None], list[Endpoint]] = {}
+    for app_id, (ids, users) in named.items():
+        by_id.update(((app_id, ep.id), [ep]) for ep in endpoint_store.by_ids(conn, app_id, ids))
+        if users:
+            by_user = users_endpoints_in(conn, app_id, users)
+            by_id.update(((app_id, f"u:{user}"), eps) for (_, user), eps in by_user.items())
+    rows: list[dict[str, Any]] = []
+    wakes: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+    answered: list[dict[str, Any]] = []
+    for _, app_id, items in requests:
+        results: dict[str, Any] = {}
+        for where, ev in items:
+            named_id = ev.get("EndpointId")
+            key = str(named_id) if named_id else f"u:{ev['UserId']}"
+            targets = by_id.get((app_id, key))
+            if not targets:
+                results[where] = {"StatusCode": 404, "Message": "no such endpoint or user"}
+                continue
+            row = _event_row(app_id, ev, targets, now_s)
+            rows.append(row)
+            user_id, endpoint_id = row["user_id"], row["endpoint_id"]
+            woken_users, woken_endpoints = wakes.setdefault(
+                (app_id, max(row["occurred_at"], now_s)), (set(), set())
+            )
+            if user_id:
+                woken_users.add(user_id)
+            else:
+                woken_endpoints.add(endpoint_id)
+            results[where] = {"StatusCode": 202, "Message": "Accepted"}
+        answered.append(results)
+    event_store.append_many(conn, rows)
+    for (app_id, at), (users, lone) in sorted(wakes.items()):
+        participant_store.wake_user(conn, app_id, sorted(users), sorted(lone), at)
+    return answered
+
+
+def _event_row(
+    app_id: str, ev: dict[str, Any], targets: list[Endpoint], now_s: str
+) -> dict[str, Any]:
+    """The event log row for checked event ``ev`` about ``targets`` (its endpoint or user's)."""
+    return {
+        "app_id": app_id,
+        "kind": EVENT_KIND,
+        "occurred_at": iso(parse_iso(str(ev["Timestamp"]))) if ev.get("Timestamp") else now_s,
+        "user_id": targets[0].user_id,
+        "endpoint_id": str(ev.get("EndpointId") or targets[0].id),
+        "data": {
+            "EventType": ev["EventType"],
+            "Attributes": dict(ev.get("Attributes") or {}),
+            "Metrics": dict(ev.get("Metrics") or {}),
+        },
+    }
 
 
 def _record(
@@ -122,23 +212,14 @@ def _record(
         if not targets:
             results[where] = {"StatusCode": 404, "Message": "no such endpoint or user"}
             continue
-        at = iso(parse_iso(str(ev["Timestamp"]))) if ev.get("Timestamp") else now_s
-        user_id = targets[0].user_id
-        endpoint_id = str(ev.get("EndpointId") or targets[0].id)
-        data = {
-            "EventType": ev["EventType"],
-            "Attributes": dict(ev.get("Attributes") or {}),
-            "Metrics": dict(ev.get("Metrics") or {}),
-        }
-        event_store.append(
-            conn,
-            app_id,
-            EVENT_KIND,
-            occurred_at=at,
-            user_id=user_id,
-            endpoint_id=endpoint_id,
-            data=data,
+        row = _event_row(app_id, ev, targets, now_s)
+        at, user_id, endpoint_id, data = (
+            row["occurred_at"],
+            row["user_id"],
+            row["endpoint_id"],
+            row["data"],
         )
+        event_store.append_many(conn, [row])
         probe = Event(kind=EVENT_KIND, occurred_at=at, endpoint_id=endpoint_id, data=data)
         for journey in starters:
             start = (journey.definition.get("StartCondition") or {}).get(
