@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from renraku.domain.endpoints import participant_key
 from renraku.store import journey_events
 from renraku.store.participants import participants
 from renraku.store.schema import metadata
@@ -133,7 +134,7 @@ def enqueue_pairs(
     """Queue the participants owning endpoints ``pairs`` (endpoint id, user id); their keys."""
     rows: dict[str, dict[str, Any]] = {}
     for endpoint_id, user_id in pairs:
-        key = f"u:{user_id}" if user_id else f"e:{endpoint_id}"
+        key = participant_key(endpoint_id, user_id)
         rows.setdefault(
             key,
             {
