@@ -26,7 +26,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather as TwimlGather
 from twilio.twiml.voice_response import VoiceResponse
 
-from renraku.api.hooks.replay import DUPLICATE, AlreadyReceived, receipt
+from renraku.api.hooks.replay import DUPLICATE, AlreadyReceived, expire_twilio_receipts, receipt
 from renraku.app import App
 from renraku.domain.flows import (
     Answered,
@@ -278,7 +278,10 @@ def build_router(app: App, invoker: FunctionInvoker | None = None) -> APIRouter:
 
     async def form_of(request: Request) -> dict[str, str] | None:
         form = {k: str(v) for k, v in (await request.form()).items()}
-        return form if routes.verified(request, form) else None
+        if not routes.verified(request, form):
+            return None
+        await expire_twilio_receipts(request, app)
+        return form
 
     @router.post("/twilio/voice/{call_id}")
     async def answer(request: Request, call_id: str) -> Response:

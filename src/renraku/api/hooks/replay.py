@@ -5,18 +5,35 @@ with its status; a call's sid, status and sequence number) and applied once. SNS
 ``Timestamp``: a message older than ``webhooks.sns_max_age_seconds`` (or more than the skew ahead)
 is refused, and one within the window is remembered by its ``MessageId``. Each provider gets the
 answer that stops it retrying: a 2xx for a duplicate (it was delivered), see docs/security.md.
+Twilio's receipts are forgotten after a retention (:class:`renraku.store.webhook_receipts.Expiry`),
+run by the signed callbacks themselves at most once a minute per server process.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from renraku.store.webhook_receipts import AlreadyReceived, Receipt
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from renraku.store.webhook_receipts import AlreadyReceived, Expiry, Receipt
+
+if TYPE_CHECKING:
+    from renraku.app import App
 
 FUTURE_SKEW = timedelta(minutes=5)
 DUPLICATE = "duplicate: this callback was already applied"
 
-__all__ = ["DUPLICATE", "AlreadyReceived", "Receipt", "receipt", "sns_age_problem", "wall_now"]
+__all__ = [
+    "DUPLICATE",
+    "AlreadyReceived",
+    "Receipt",
+    "expire_twilio_receipts",
+    "receipt",
+    "sns_age_problem",
+    "wall_now",
+]
 
 
 def wall_now() -> datetime:
@@ -46,3 +63,13 @@ def sns_age_problem(timestamp: object, max_age_seconds: int, now: datetime) -> s
     if now - sent > timedelta(seconds=max_age_seconds):
         return f"Timestamp {timestamp} is older than {max_age_seconds} s: a replay"
     return None
+
+
+async def expire_twilio_receipts(request: Request, app: App) -> None:
+    """Forget Twilio receipts past their retention when this server process is due to (the
+    :class:`Expiry` lives on the ASGI app's state: one per process)."""
+    expiry = getattr(request.app.state, "twilio_receipt_expiry", None)
+    if expiry is None:
+        expiry = request.app.state.twilio_receipt_expiry = Expiry()
+    if expiry.due():
+        await run_in_threadpool(expiry.run, app.store, wall_now())

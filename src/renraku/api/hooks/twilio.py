@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from renraku.api.hooks.common import app_of, signed_urls
-from renraku.api.hooks.replay import DUPLICATE, AlreadyReceived, receipt
+from renraku.api.hooks.replay import DUPLICATE, AlreadyReceived, expire_twilio_receipts, receipt
 from renraku.services import delivery_events
 
 router = APIRouter()
@@ -35,6 +35,7 @@ async def _verified_form(request: Request) -> dict[str, str] | None:
     validator = RequestValidator(token.get_secret_value())
     for url in signed_urls(request, app.settings.webhooks.public_url):
         if validator.validate(url, form, signature):
+            await expire_twilio_receipts(request, app)
             return form
     log.warning(
         "Twilio webhook refused: bad X-Twilio-Signature on %s from %s",
