@@ -168,10 +168,13 @@ def admission(url: str, journey_id: str) -> dict[str, Any]:
     chunks = 0
     with engine.connect() as conn:
         cpu0, backend0, t0 = time.process_time(), _backend_cpu(conn), time.perf_counter()
+        steps: list[float] = []
         while True:
+            began = time.perf_counter()
             with conn.begin():
                 if not entry.run_due_entries(conn, now):
                     break
+            steps.append(time.perf_counter() - began)
             chunks += 1
         wall = time.perf_counter() - t0
         cpu, backend = time.process_time() - cpu0, _backend_cpu(conn) - backend0
@@ -194,6 +197,12 @@ def admission(url: str, journey_id: str) -> dict[str, Any]:
         "admission_client_cpu_s": round(cpu, 1),
         "admission_backend_cpu_s": round(backend, 1),
         "admission_rows_per_cpu_s": round(admitted / max(0.001, cpu + backend)),
+        # The first step also fills the queue; a growing tail would mean steps slow down.
+        "step_wall_s_first_median_last": [
+            round(x, 2) for x in (steps[0], sorted(steps)[len(steps) // 2], steps[-1])
+        ]
+        if steps
+        else [],
     }
 
 
