@@ -77,7 +77,7 @@ def test_a_segment_entry_is_admitted_chunk_by_chunk_each_committed_and_the_run_e
         assert seen == [(4, 4, True), (4, 8, True), (2, 10, False)]
         with app.store.begin() as conn:
             assert entry.run_due_entries(conn, now, chunk=4) == 0
-            assert not admission.pending(conn, app_id, jid)
+            assert admission.cursor(conn, app_id, jid) is None
         keys, entered = _entered(app, jid)
         assert set(keys.values()) == {1}
         assert len(keys) == 10
@@ -107,7 +107,7 @@ def test_a_crash_mid_entry_leaves_the_store_consistent_and_the_rest_is_admitted_
         assert len(keys) == 4
         assert sum(entered.values()) == 4
         with app.store.connect() as conn:
-            assert admission.pending(conn, app_id, jid)
+            assert admission.cursor(conn, app_id, jid) == "u:User4"  # after the first 4
         later = now + timedelta(minutes=5)
         while True:
             with app.store.begin() as conn:

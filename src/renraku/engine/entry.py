@@ -71,33 +71,34 @@ def run_due_entries(conn: Connection, now: datetime, *, chunk: int = CHUNK) -> i
 def run_entry(conn: Connection, journey: Any, now: datetime, chunk: int) -> int:
     """One step of the journey's due segment entry, in the caller's transaction.
 
-    A run starts with an empty admission queue: the segment's participants that may enter are
-    queued (one statement over the segment's SQL: the entry's snapshot). Each step admits the
-    next ``chunk`` of the queue; the step that empties it ends the run (``next_entry_at`` moves
-    to the next refresh, or is cleared). A crash between steps rolls back only the step under
+    A run starts when none is under way: the segment's participants that may enter are queued
+    (one statement over the segment's SQL: the entry's snapshot). Each step admits the next
+    ``chunk`` of the queue after the run's cursor and moves the cursor; the step that finds no
+    more ends the run (``next_entry_at`` moves to the next refresh, or is cleared). A crash between steps rolls back only the step under
     way: the queue still holds exactly who is left, and the next step admits them.
     """
     definition = journey.definition or {}
     end = (definition.get("Schedule") or {}).get("EndTime")
     segment_id = _start_segment(definition)
     if not segment_id or (end and parse_iso(str(end)) <= now):
-        admission.drop_queue(conn, journey.app_id, journey.id)
+        admission.finish(conn, journey.app_id, journey.id)
         _entry_done(conn, journey, now)
         return 0
     a = rules(journey, now)
-    starting = not admission.pending(conn, a.app_id, a.journey_id)
-    if starting:
+    after = admission.cursor(conn, a.app_id, a.journey_id)
+    starting = after is None
+    if after is None:
         tune_for_segments(conn)
-        relation = entry_relation(conn, journey.app_id, segment_id, now=now)
-        admission.enqueue(conn, a, relation)
-        if not admission.pending(conn, a.app_id, a.journey_id):
-            _entry_done(conn, journey, now)
-            return 0
-    last = admission.chunk_end(conn, a.app_id, a.journey_id, chunk)
-    admitted = admission.admit_queued(conn, a, last=last)
-    done = last is None or not admission.pending(conn, a.app_id, a.journey_id)
+        admission.enqueue(conn, a, entry_relation(conn, journey.app_id, segment_id, now=now))
+        after = ""
+    last = admission.chunk_end(conn, a.app_id, a.journey_id, after, chunk)
+    admitted = admission.admit_queued(conn, a, after=after, last=last)
+    done = last is None
     if done:
+        admission.finish(conn, a.app_id, a.journey_id)
         _entry_done(conn, journey, now)
+    else:
+        admission.advance(conn, a.app_id, a.journey_id, str(last))
     if admitted >= ANALYZE_AFTER and (starting or done) and conn.dialect.name == "postgresql":
         # Fresh statistics, or the planner (believing the journey has a handful of participants)
         # scans a whole journey for each participant a bulk update touches.

@@ -7,9 +7,10 @@ entry's snapshot. :func:`admit_queued` then moves up to ``limit`` of them (in pa
 order) into ``participants``: finished ones are restarted by one ``UPDATE ... FROM``, new ones
 inserted by one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (a concurrent admission of the
 same participant wins, and nobody enters twice), the ``journey.entered`` events of exactly the
-rows written (``RETURNING``) appended in bulk, and the queue rows deleted, all in the caller's
-transaction. A crash between two chunks leaves the queue holding exactly the participants not yet
-admitted, so the next run admits the rest once.
+rows written (``RETURNING``) appended in bulk, the queue rows deleted and the run's cursor
+(``admission_runs``) moved past them, all in the caller's transaction. A crash between two chunks
+leaves the queue holding exactly the participants not yet admitted, so the next run admits the
+rest once.
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ admission_queue = Table(
     Column("user_id", String(256)),
     Column("endpoint_id", String(128)),
     PrimaryKeyConstraint("app_id", "journey_id", "pkey"),
+    ForeignKeyConstraint(
+        ["app_id", "journey_id"], ["journeys.app_id", "journeys.id"], ondelete="CASCADE"
+    ),
+)
+
+admission_runs = Table(
+    "admission_runs",
+    metadata,
+    Column("app_id", String(64), nullable=False),
+    Column("journey_id", String(64), nullable=False),
+    Column("after", String(300), nullable=False),
+    PrimaryKeyConstraint("app_id", "journey_id"),
     ForeignKeyConstraint(
         ["app_id", "journey_id"], ["journeys.app_id", "journeys.id"], ondelete="CASCADE"
     ),
@@ -105,8 +118,9 @@ def participant_columns(relation: Select[Any]) -> Select[Any]:
 
 
 def enqueue(conn: Connection, a: Admission, relation: Select[Any]) -> None:
-    """Queue the participants of ``relation`` (endpoint ``id``, ``user_id``) that may enter now:
-    no participant row, or one that may re-enter."""
+    """Start an entry run: queue the participants of ``relation`` (endpoint ``id``,
+    ``user_id``) that may enter now (no participant row, or one that may re-enter), and record
+    the run with its cursor before the first key."""
     m = participant_columns(relation).subquery("m")
     p = participants.alias("p")
     inside = exists(
@@ -126,6 +140,7 @@ def enqueue(conn: Connection, a: Admission, relation: Select[Any]) -> None:
     ).where(not_(inside))
     names = ("app_id", "journey_id", "pkey", "user_id", "endpoint_id")
     conn.execute(_insert_select(conn, admission_queue, names, query))
+    conn.execute(admission_runs.insert().values(app_id=a.app_id, journey_id=a.journey_id, after=""))
 
 
 def enqueue_pairs(
@@ -151,20 +166,38 @@ def enqueue_pairs(
     return sorted(rows)
 
 
-def pending(conn: Connection, app_id: str, journey_id: str) -> bool:
-    """Whether participants of the journey wait in the queue (an entry is under way)."""
-    return conn.execute(select(exists().where(_of(app_id, journey_id)))).scalar() is True
+def cursor(conn: Connection, app_id: str, journey_id: str) -> str | None:
+    """The key after which the journey's entry run continues; None: no run is under way."""
+    found = conn.execute(
+        select(admission_runs.c.after).where(_of(app_id, journey_id, admission_runs))
+    ).scalar()
+    return None if found is None else str(found)
+
+
+def advance(conn: Connection, app_id: str, journey_id: str, last: str) -> None:
+    """Everyone queued up to key ``last`` has been taken: continue after it."""
+    conn.execute(
+        update(admission_runs).where(_of(app_id, journey_id, admission_runs)).values(after=last)
+    )
+
+
+def finish(conn: Connection, app_id: str, journey_id: str) -> None:
+    """End the journey's entry run: forget its cursor and anyone still queued."""
+    conn.execute(delete(admission_runs).where(_of(app_id, journey_id, admission_runs)))
+    conn.execute(delete(admission_queue).where(_of(app_id, journey_id)))
 
 
 def _of(app_id: str, journey_id: str, q: Any = admission_queue) -> ColumnElement[bool]:
     return and_(q.c.app_id == app_id, q.c.journey_id == journey_id)
 
 
-def chunk_end(conn: Connection, app_id: str, journey_id: str, limit: int) -> str | None:
-    """The key ending the next ``limit`` queued participants (None: fewer are left)."""
+def chunk_end(conn: Connection, app_id: str, journey_id: str, after: str, limit: int) -> str | None:
+    """The key ending the next ``limit`` queued participants after key ``after`` (None: fewer
+    are left). Reading from the cursor, not from the queue's first key, keeps each step's index
+    scans off the entries of the rows earlier steps deleted (dead until vacuumed)."""
     found = conn.execute(
         select(admission_queue.c.pkey)
-        .where(_of(app_id, journey_id))
+        .where(_of(app_id, journey_id), admission_queue.c.pkey > after)
         .order_by(admission_queue.c.pkey)
         .offset(limit - 1)
         .limit(1)
@@ -173,9 +206,15 @@ def chunk_end(conn: Connection, app_id: str, journey_id: str, limit: int) -> str
 
 
 def _picked(
-    a: Admission, q: Any, last: str | None, keys: Sequence[str] | None
+    a: Admission,
+    q: Any,
+    after: str | None,
+    last: str | None,
+    keys: Sequence[str] | None,
 ) -> ColumnElement[bool]:
     picked = _of(a.app_id, a.journey_id, q)
+    if after is not None:
+        picked = and_(picked, q.c.pkey > after)
     if last is not None:
         picked = and_(picked, q.c.pkey <= last)
     if keys is not None:
@@ -184,12 +223,18 @@ def _picked(
 
 
 def admit_queued(
-    conn: Connection, a: Admission, *, last: str | None = None, keys: Sequence[str] | None = None
+    conn: Connection,
+    a: Admission,
+    *,
+    after: str | None = None,
+    last: str | None = None,
+    keys: Sequence[str] | None = None,
 ) -> int:
-    """Admit the queued participants of the journey with keys up to ``last`` (None: all queued;
-    ``keys``: exactly those), then take them off the queue. Returns how many entered."""
+    """Admit the queued participants of the journey with keys after ``after`` and up to
+    ``last`` (None: no bound; ``keys``: exactly those), then take them off the queue. Returns
+    how many entered."""
     q = admission_queue.alias("q")
-    picked = _picked(a, q, last, keys)
+    picked = _picked(a, q, after, last, keys)
     returned = (
         participants.c.pkey,
         participants.c.user_id,
@@ -241,7 +286,7 @@ def admit_queued(
     fresh = conn.execute(
         _insert_select(conn, participants, names, fresh_rows).returning(*returned)
     ).all()
-    conn.execute(delete(admission_queue).where(_picked(a, admission_queue, last, keys)))
+    conn.execute(delete(admission_queue).where(_picked(a, admission_queue, after, last, keys)))
     entered = [*again, *fresh]
     journey_events.append_many(
         conn,
@@ -262,19 +307,16 @@ def admit_queued(
     return len(entered)
 
 
-def drop_queue(conn: Connection, app_id: str, journey_id: str) -> None:
-    """Forget the queued participants of a journey (its entry ended without them)."""
-    conn.execute(delete(admission_queue).where(_of(app_id, journey_id)))
-
-
 __all__ = [
     "Admission",
     "admission_queue",
+    "admission_runs",
     "admit_queued",
+    "advance",
     "chunk_end",
-    "drop_queue",
+    "cursor",
     "enqueue",
     "enqueue_pairs",
+    "finish",
     "may_reenter",
-    "pending",
 ]
