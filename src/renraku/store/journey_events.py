@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from renraku.store import events as event_store
 
@@ -63,11 +64,18 @@ def append_tuples(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     if raw is None:
         event_store.append_many(conn, [dict(zip(COLUMNS, r, strict=True)) for r in rows])
         return
+    import psycopg
+
     dumps = json.dumps
-    with raw.cursor() as cursor, cursor.copy(_COPY) as copy:
-        write = copy.write_row
-        for r in rows:
-            write((*r[:-1], dumps(r[-1])))
+    try:
+        with raw.cursor() as cursor, cursor.copy(_COPY) as copy:
+            write = copy.write_row
+            for r in rows:
+                write((*r[:-1], dumps(r[-1])))
+    except psycopg.Error as exc:
+        # Wrapped as SQLAlchemy wraps its own statements' errors: a connection cut or a statement
+        # timeout during the COPY is then transient to the worker, which retries the batch.
+        raise DBAPIError.instance(_COPY, None, exc, psycopg.Error) from exc
 
 
 _COPY = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN"

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from renraku.domain.journeys.model import Participant
-from renraku.store.bulk import update_by_key
+from renraku.store.bulk import one_of, update_by_key
 from renraku.store.schema import Json, metadata
 
 participants = Table(
@@ -305,24 +305,35 @@ def wake_many(conn: Connection, app_id: str, wakes: Sequence[tuple[str, str, str
 def wake_user(
     conn: Connection, app_id: str, user_ids: Sequence[str], endpoint_ids: Sequence[str], at: str
 ) -> int:
-    """Make every waiting participant of these users (or lone endpoints) due at ``at``."""
-    keys = [f"u:{u}" for u in user_ids] + [f"e:{e}" for e in endpoint_ids]
-    if not keys:
-        return 0
-    result = conn.execute(
-        update(participants)
-        .where(
+    """Make every waiting participant of these users (or lone endpoints) due at ``at``.
+
+    Users are found through ``ix_participants_user`` (a participant keyed ``u:<id>`` has that
+    user id); the participant key alone is no prefix of any index, so matching on it scanned
+    every participant of the application."""
+    found = 0
+    waiting = and_(
+        participants.c.status == "ACTIVE",
+        participants.c.phase == "wait",
+        or_(participants.c.wake_at.is_(None), participants.c.wake_at > at),
+    )
+    whom = []
+    if user_ids:  # the key decides; the user id lets the index find the rows
+        whom.append(
             and_(
-                participants.c.app_id == app_id,
-                participants.c.pkey.in_(keys),
-                participants.c.status == "ACTIVE",
-                participants.c.phase == "wait",
-                or_(participants.c.wake_at.is_(None), participants.c.wake_at > at),
+                one_of(conn, participants.c.user_id, user_ids),
+                one_of(conn, participants.c.pkey, [f"u:{u}" for u in user_ids]),
             )
         )
-        .values(wake_at=at)
-    )
-    return int(result.rowcount or 0)
+    if endpoint_ids:
+        whom.append(one_of(conn, participants.c.pkey, [f"e:{e}" for e in endpoint_ids]))
+    for who in whom:
+        result = conn.execute(
+            update(participants)
+            .where(and_(participants.c.app_id == app_id, who, waiting))
+            .values(wake_at=at)
+        )
+        found += int(result.rowcount or 0)
+    return found
 
 
 def next_wake(conn: Connection) -> str | None:
