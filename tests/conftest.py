@@ -5,8 +5,9 @@ Where it cannot be reached the PostgreSQL variants skip, except under CI=true, w
 
 The migrations run once per test process: on SQLite into a template file that each ``store``
 copies, on PostgreSQL into a scratch schema while the statements they execute are recorded, and
-each ``store`` runs that script in its own schema. ``db_url``, ``pg_url`` and ``sqlite_url`` stay
-empty databases, for the tests that migrate (or ``renraku init``) themselves.
+each ``store`` runs that script in its own schema (so do ``migrated_db_url`` and
+``migrated_sqlite_url``). ``db_url``, ``pg_url`` and ``sqlite_url`` stay empty databases, for the
+tests that migrate (or ``renraku init``) themselves.
 """
 
 from __future__ import annotations
@@ -142,6 +143,19 @@ def migrated(url: str, request: pytest.FixtureRequest) -> str:
     with psycopg.connect(url) as conn:  # libpq reads the schema from the URL's options
         conn.execute(script)
     return url
+
+
+@pytest.fixture
+def migrated_sqlite_url(sqlite_url: str, request: pytest.FixtureRequest) -> str:
+    """``sqlite_url`` holding the migrated schema already (for tests that open it themselves and
+    are not about migrating)."""
+    return migrated(sqlite_url, request)
+
+
+@pytest.fixture
+def migrated_db_url(db_url: str, request: pytest.FixtureRequest) -> str:
+    """``db_url`` holding the migrated schema already, on each dialect."""
+    return migrated(db_url, request)
 
 
 @pytest.fixture

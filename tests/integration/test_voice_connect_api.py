@@ -54,8 +54,8 @@ def lambda_handler(event, context):
 
 
 @pytest.fixture
-def served(db_url: str) -> Iterator[tuple[App, str, str, dict[str, Any]]]:
-    app, _ = make_app(db_url)
+def served(migrated_db_url: str) -> Iterator[tuple[App, str, str, dict[str, Any]]]:
+    app, _ = make_app(migrated_db_url)
     app_id, ep = seed_user(app)
     seed_flow(app, app_id)
     voice = app.channels["VOICE"]

@@ -25,9 +25,9 @@ CONTACT = "c0ffee00-0000-4000-8000-000000000001"
 
 
 @pytest.fixture
-def connect(sqlite_url: str) -> Iterator[tuple[App, str, Any, Stubber, ConnectVoice]]:
+def connect(migrated_sqlite_url: str) -> Iterator[tuple[App, str, Any, Stubber, ConnectVoice]]:
     app, _ = make_app(
-        sqlite_url,
+        migrated_sqlite_url,
         provider="connect",
         connect={
             "instance_id": INSTANCE,

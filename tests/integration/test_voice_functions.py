@@ -29,12 +29,12 @@ def lambda_handler(event, context):
 """
 
 
-def _app(tmp_path: Path, sqlite_url: str) -> App:
+def _app(tmp_path: Path, migrated_sqlite_url: str) -> App:
     code = tmp_path / "fn"
     code.mkdir()
     (code / "lambda_function.py").write_text(HANDLER, encoding="utf-8")
     settings = Settings(
-        db=sqlite_url,
+        db=migrated_sqlite_url,
         functions={"update-call-status": {"code": str(code), "timeout_seconds": 20}},
     )
     app = build_app(settings)
@@ -65,8 +65,10 @@ def _call(app: App, mode: str, limit: str) -> dict[str, Any]:
     return call_service.show_call(app, app_id, result.provider_message_id or "")
 
 
-def test_a_function_result_lands_in_external_and_is_spoken(tmp_path: Path, sqlite_url: str) -> None:
-    app = _app(tmp_path, sqlite_url)
+def test_a_function_result_lands_in_external_and_is_spoken(
+    tmp_path: Path, migrated_sqlite_url: str
+) -> None:
+    app = _app(tmp_path, migrated_sqlite_url)
     call = _call(app, "ok", "8")
     function = next(e for e in call["Transcript"] if e["Kind"] == "Function")
     assert function["Ok"] is True
@@ -77,9 +79,9 @@ def test_a_function_result_lands_in_external_and_is_spoken(tmp_path: Path, sqlit
 
 
 def test_a_function_over_its_time_limit_takes_the_error_branch(
-    tmp_path: Path, sqlite_url: str
+    tmp_path: Path, migrated_sqlite_url: str
 ) -> None:
-    app = _app(tmp_path, sqlite_url)
+    app = _app(tmp_path, migrated_sqlite_url)
     call = _call(app, "slow", "1")
     function = next(e for e in call["Transcript"] if e["Kind"] == "Function")
     assert function["Ok"] is False
@@ -89,9 +91,9 @@ def test_a_function_over_its_time_limit_takes_the_error_branch(
 
 
 def test_a_function_that_raises_takes_the_error_branch_with_its_message(
-    tmp_path: Path, sqlite_url: str
+    tmp_path: Path, migrated_sqlite_url: str
 ) -> None:
-    app = _app(tmp_path, sqlite_url)
+    app = _app(tmp_path, migrated_sqlite_url)
     call = _call(app, "crash", "8")
     function = next(e for e in call["Transcript"] if e["Kind"] == "Function")
     assert "no such customer" in function["Error"]

@@ -26,10 +26,10 @@ from renraku.store import events as event_store
 PHONE = "+8190{:08d}"
 
 
-def voice_app(db_url: str) -> App:
+def voice_app(migrated_db_url: str) -> App:
     """The virtual clock from 10:00 in Tokyo; VOICE on the simulator, SMS and EMAIL recorded."""
     settings = Settings(
-        db=db_url,
+        db=migrated_db_url,
         clock=ClockSettings(mode="virtual", virtual_start="2026-03-05T01:00:00.000Z"),
         journeys=JourneySettings(record_channels=["SMS", "EMAIL", "CUSTOM"]),
     )
@@ -49,9 +49,9 @@ def _flow(app: App, app_id: str, name: str) -> None:
 
 
 def test_the_seed_journey_calls_everyone_and_escalates_only_those_who_did_not_press_1(
-    db_url: str,
+    migrated_db_url: str,
 ) -> None:
-    app = voice_app(db_url)
+    app = voice_app(migrated_db_url)
     try:
         app_id, users = seed_customers(app, 8)
         _flow(app, app_id, "seed-flow-mark-reached.json")
@@ -112,8 +112,10 @@ def test_the_seed_journey_calls_everyone_and_escalates_only_those_who_did_not_pr
         app.close()
 
 
-def test_a_voice_retry_policy_places_a_second_call_an_interval_later(sqlite_url: str) -> None:
-    app = voice_app(sqlite_url)
+def test_a_voice_retry_policy_places_a_second_call_an_interval_later(
+    migrated_sqlite_url: str,
+) -> None:
+    app = voice_app(migrated_sqlite_url)
     try:
         app_id, _users = seed_customers(app, 2)
         _flow(app, app_id, "seed-flow-mark-reached.json")

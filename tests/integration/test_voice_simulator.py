@@ -41,9 +41,9 @@ def _events(app: App, app_id: str, user: str = "User1") -> list[dict[str, Any]]:
 
 
 def test_pressing_1_runs_the_function_plays_both_prompts_in_kazuha_and_marks_the_user(
-    db_url: str,
+    migrated_db_url: str,
 ) -> None:
-    app, _clock = make_app(db_url)
+    app, _clock = make_app(migrated_db_url)
     app_id, ep = seed_user(app)
     seed_flow(app, app_id)
     voice = _voice(
@@ -89,9 +89,9 @@ def test_pressing_1_runs_the_function_plays_both_prompts_in_kazuha_and_marks_the
     ],
 )
 def test_time_out_default_and_voicemail_disconnect_without_the_function(
-    sqlite_url: str, callee: dict[str, Any], outcome: str, digits: str, inputs: list[str]
+    migrated_sqlite_url: str, callee: dict[str, Any], outcome: str, digits: str, inputs: list[str]
 ) -> None:
-    app, _ = make_app(sqlite_url)
+    app, _ = make_app(migrated_sqlite_url)
     app_id, ep = seed_user(app)
     seed_flow(app, app_id)
     invoker_calls: list[Any] = []
@@ -119,9 +119,9 @@ def test_time_out_default_and_voicemail_disconnect_without_the_function(
     ],
 )
 def test_unanswered_calls_end_with_their_outcome_after_ringing(
-    sqlite_url: str, callee: dict[str, Any], outcome: str, reason: str
+    migrated_sqlite_url: str, callee: dict[str, Any], outcome: str, reason: str
 ) -> None:
-    app, _ = make_app(sqlite_url)
+    app, _ = make_app(migrated_sqlite_url)
     app_id, ep = seed_user(app)
     seed_flow(app, app_id)
     voice = _voice(app, {"numbers": {}, "default": callee})
@@ -133,9 +133,9 @@ def test_unanswered_calls_end_with_their_outcome_after_ringing(
 
 
 def test_a_callee_who_hangs_up_mid_prompt_ends_the_call_with_a_partial_transcript(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
 ) -> None:
-    app, _ = make_app(sqlite_url)
+    app, _ = make_app(migrated_sqlite_url)
     app_id, ep = seed_user(app)
     seed_flow(app, app_id)
     voice = _voice(
@@ -150,8 +150,10 @@ def test_a_callee_who_hangs_up_mid_prompt_ends_the_call_with_a_partial_transcrip
     app.close()
 
 
-def test_a_failing_function_takes_the_error_branch_and_records_why(sqlite_url: str) -> None:
-    app, _ = make_app(sqlite_url)
+def test_a_failing_function_takes_the_error_branch_and_records_why(
+    migrated_sqlite_url: str,
+) -> None:
+    app, _ = make_app(migrated_sqlite_url)
     app_id, ep = seed_user(app)
     seed_flow(app, app_id)
 
@@ -172,8 +174,8 @@ def test_a_failing_function_takes_the_error_branch_and_records_why(sqlite_url: s
     app.close()
 
 
-def test_one_send_key_never_places_two_calls(db_url: str) -> None:
-    app, _ = make_app(db_url)
+def test_one_send_key_never_places_two_calls(migrated_db_url: str) -> None:
+    app, _ = make_app(migrated_db_url)
     app_id, ep = seed_user(app)
     seed_flow(app, app_id)
     voice = _voice(app, {"numbers": {}, "default": {"outcome": "no-answer"}})
@@ -189,9 +191,9 @@ def test_one_send_key_never_places_two_calls(db_url: str) -> None:
 
 
 def test_bad_numbers_unknown_flows_and_disallowed_countries_are_recorded_refusals(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
 ) -> None:
-    app, _ = make_app(sqlite_url, allowed_countries=["JP"])
+    app, _ = make_app(migrated_sqlite_url, allowed_countries=["JP"])
     app_id, ep = seed_user(app)
     seed_flow(app, app_id)
     voice = _voice(app, {"numbers": {}, "default": {"outcome": "answered"}})
@@ -214,10 +216,10 @@ def test_bad_numbers_unknown_flows_and_disallowed_countries_are_recorded_refusal
 
 
 def test_the_simulator_queues_calls_beyond_the_concurrent_limit_until_a_line_frees(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
 ) -> None:
     app, _ = make_app(
-        sqlite_url,
+        migrated_sqlite_url,
         capacity={"max_concurrent_calls": 1, "calls_per_second": 5, "max_queue_seconds": 45},
     )
     app_id, ep = seed_user(app)
@@ -238,8 +240,8 @@ def test_the_simulator_queues_calls_beyond_the_concurrent_limit_until_a_line_fre
     app.close()
 
 
-def test_the_simulator_paces_calls_to_calls_per_second(sqlite_url: str) -> None:
-    app, _ = make_app(sqlite_url, capacity={"calls_per_second": 2})
+def test_the_simulator_paces_calls_to_calls_per_second(migrated_sqlite_url: str) -> None:
+    app, _ = make_app(migrated_sqlite_url, capacity={"calls_per_second": 2})
     app_id, _ = seed_user(app)
     seed_flow(app, app_id)
     voice = _voice(app, {"numbers": {}, "default": {"outcome": "busy"}})
@@ -271,9 +273,11 @@ class _LiveDialer:
 
 
 def test_live_providers_are_refused_transiently_at_capacity_and_pass_when_the_clock_moves(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
 ) -> None:
-    app, clock = make_app(sqlite_url, capacity={"calls_per_second": 1, "max_concurrent_calls": 5})
+    app, clock = make_app(
+        migrated_sqlite_url, capacity={"calls_per_second": 1, "max_concurrent_calls": 5}
+    )
     app_id, ep = seed_user(app)
     dialer = _LiveDialer()
 
@@ -290,8 +294,10 @@ def test_live_providers_are_refused_transiently_at_capacity_and_pass_when_the_cl
     app.close()
 
 
-def test_the_mark_reached_action_updates_call_status_without_any_function(db_url: str) -> None:
-    app, _ = make_app(db_url)
+def test_the_mark_reached_action_updates_call_status_without_any_function(
+    migrated_db_url: str,
+) -> None:
+    app, _ = make_app(migrated_db_url)
     app_id, ep = seed_user(app)
     seed_flow(app, app_id, "seed-flow-mark-reached.json")
     voice = _voice(app, {"numbers": {ep.address: {"outcome": "answered", "digits": ["1"]}}})
@@ -305,12 +311,12 @@ def test_the_mark_reached_action_updates_call_status_without_any_function(db_url
 
 
 def test_the_random_model_is_seeded_so_the_same_calls_get_the_same_outcomes(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
 ) -> None:
     outcomes = []
     for _ in range(2):
         app, _clock = make_app(
-            sqlite_url.replace("renraku.db", f"r{len(outcomes)}.db"), simulator={"seed": 7}
+            migrated_sqlite_url.replace("renraku.db", f"r{len(outcomes)}.db"), simulator={"seed": 7}
         )
         app_id, _ep = seed_user(app)
         seed_flow(app, app_id)
@@ -350,8 +356,10 @@ def test_a_script_with_mistakes_is_rejected_naming_each_one() -> None:
     ]
 
 
-def test_concurrent_workers_never_exceed_calls_per_second_together(db_url: str) -> None:
-    app, _ = make_app(db_url, capacity={"calls_per_second": 3, "max_concurrent_calls": 100})
+def test_concurrent_workers_never_exceed_calls_per_second_together(migrated_db_url: str) -> None:
+    app, _ = make_app(
+        migrated_db_url, capacity={"calls_per_second": 3, "max_concurrent_calls": 100}
+    )
     app_id, _ = seed_user(app)
     eps = [seed_user(app, f"C{i}", f"+81904444444{i}")[1] for i in range(8)]
     dialer = _LiveDialer()
@@ -376,8 +384,10 @@ def test_concurrent_workers_never_exceed_calls_per_second_together(db_url: str) 
     app.close()
 
 
-def test_an_applications_own_country_list_replaces_the_global_one(sqlite_url: str) -> None:
-    app, _ = make_app(sqlite_url, allowed_countries=["JP"], app_allowed_countries={"seed": ["US"]})
+def test_an_applications_own_country_list_replaces_the_global_one(migrated_sqlite_url: str) -> None:
+    app, _ = make_app(
+        migrated_sqlite_url, allowed_countries=["JP"], app_allowed_countries={"seed": ["US"]}
+    )
     app_id, ep = seed_user(app)
     seed_flow(app, app_id)
     voice = _voice(app, {"numbers": {}, "default": {"outcome": "busy"}})
@@ -390,10 +400,10 @@ def test_an_applications_own_country_list_replaces_the_global_one(sqlite_url: st
     app.close()
 
 
-def test_the_random_model_answers_by_the_callees_local_hour(sqlite_url: str) -> None:
+def test_the_random_model_answers_by_the_callees_local_hour(migrated_sqlite_url: str) -> None:
     # 01:00 UTC is 10:00 in Tokyo: nobody answers at ten, everybody answers otherwise.
     app, clock = make_app(
-        sqlite_url,
+        migrated_sqlite_url,
         simulator={
             "answer_rate": 1.0,
             "answer_rate_by_hour": {"10": 0.0},
@@ -418,9 +428,9 @@ def test_the_random_model_answers_by_the_callees_local_hour(sqlite_url: str) -> 
 
 
 def test_hanging_up_during_the_closing_prompts_is_recorded_as_the_callees_hang_up(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
 ) -> None:
-    app, _ = make_app(sqlite_url)
+    app, _ = make_app(migrated_sqlite_url)
     app_id, ep = seed_user(app)
     seed_flow(app, app_id, "seed-flow-mark-reached.json")
     # The question takes about 6 s to speak, the key press 1.2 s: gone 3 s into the details.

@@ -30,8 +30,8 @@ SCRIPT = {
 
 
 @pytest.fixture
-def world(sqlite_url: str) -> Iterator[tuple[App, str, Any, str]]:
-    with twilio_world(sqlite_url, SID, TOKEN, SCRIPT) as world:
+def world(migrated_sqlite_url: str) -> Iterator[tuple[App, str, Any, str]]:
+    with twilio_world(migrated_sqlite_url, SID, TOKEN, SCRIPT) as world:
         yield world
 
 

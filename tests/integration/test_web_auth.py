@@ -14,8 +14,10 @@ from renraku.web.config import DashboardSettings
 from renraku.web.site import Dashboard
 
 
-def test_pages_send_a_visitor_to_the_login_page_and_back_after_logging_in(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_pages_send_a_visitor_to_the_login_page_and_back_after_logging_in(
+    migrated_sqlite_url: str,
+) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         sessions.create_user(app, "admin", PASSWORD)
         with live_server(app) as base, httpx.Client(base_url=base) as client:
@@ -50,8 +52,8 @@ def test_pages_send_a_visitor_to_the_login_page_and_back_after_logging_in(sqlite
         app.close()
 
 
-def test_a_login_never_leads_to_another_site(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_a_login_never_leads_to_another_site(migrated_sqlite_url: str) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         sessions.create_user(app, "admin", PASSWORD)
         with live_server(app) as base, httpx.Client(base_url=base) as client:
@@ -70,8 +72,10 @@ def test_a_login_never_leads_to_another_site(sqlite_url: str) -> None:
         app.close()
 
 
-def test_wrong_password_unknown_name_and_missing_form_token_are_refused(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_wrong_password_unknown_name_and_missing_form_token_are_refused(
+    migrated_sqlite_url: str,
+) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         sessions.create_user(app, "admin", PASSWORD)
         with live_server(app) as base, httpx.Client(base_url=base) as client:
@@ -92,9 +96,9 @@ def test_wrong_password_unknown_name_and_missing_form_token_are_refused(sqlite_u
 
 
 def test_a_post_without_the_sessions_csrf_token_is_refused_and_changes_nothing(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
 ) -> None:
-    app = journey_app(sqlite_url)
+    app = journey_app(migrated_sqlite_url)
     try:
         app_id, _ = seed_customers(app, 2)
         created = journeys.create(app, app_id, voice_seed_journey())
@@ -110,8 +114,8 @@ def test_a_post_without_the_sessions_csrf_token_is_refused_and_changes_nothing(
         app.close()
 
 
-def test_logging_out_ends_the_session_for_good(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_logging_out_ends_the_session_for_good(migrated_sqlite_url: str) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         with dashboard(app) as client:
             token = client.cookies["renraku_session"]
@@ -124,8 +128,8 @@ def test_logging_out_ends_the_session_for_good(sqlite_url: str) -> None:
         app.close()
 
 
-def test_a_new_password_ends_existing_sessions(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_a_new_password_ends_existing_sessions(migrated_sqlite_url: str) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         with dashboard(app) as client:
             assert client.get("/ui/journeys").status_code == 200
@@ -149,8 +153,10 @@ def _request(scheme: str) -> Request:
     return Request(scope)
 
 
-def test_session_cookies_are_secure_over_https_or_when_always_asked(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_session_cookies_are_secure_over_https_or_when_always_asked(
+    migrated_sqlite_url: str,
+) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         auto = Dashboard(app, DashboardSettings())
         assert auto.secure(_request("https"))
@@ -163,8 +169,8 @@ def test_session_cookies_are_secure_over_https_or_when_always_asked(sqlite_url: 
         app.close()
 
 
-def test_without_applications_every_page_says_how_to_create_one(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_without_applications_every_page_says_how_to_create_one(migrated_sqlite_url: str) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         with dashboard(app) as client:
             for path in (
@@ -182,8 +188,8 @@ def test_without_applications_every_page_says_how_to_create_one(sqlite_url: str)
         app.close()
 
 
-def test_the_chosen_application_is_the_one_every_page_shows(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_the_chosen_application_is_the_one_every_page_shows(migrated_sqlite_url: str) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         first, _ = seed_customers(app, 1)
         journeys.create(app, first, {**voice_seed_journey(), "Name": "最初のジャーニー"})
@@ -208,8 +214,8 @@ def test_the_chosen_application_is_the_one_every_page_shows(sqlite_url: str) -> 
         app.close()
 
 
-def test_repeated_wrong_passwords_lock_the_name_for_a_while(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(migrated_sqlite_url: str) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         sessions.create_user(app, "admin", PASSWORD)
         with live_server(app) as base, httpx.Client(base_url=base) as client:

@@ -48,13 +48,13 @@ def _summary(html: str) -> dict[str, int]:
 
 
 def test_a_journey_created_and_published_in_the_dashboard_shows_counts_as_the_clock_moves(
-    sqlite_url: str, tmp_path: Path
+    migrated_sqlite_url: str, tmp_path: Path
 ) -> None:
     script = {
         "numbers": {PHONE.format(1): {"outcome": "answered", "digits": ["1"]}},
         "default": {"outcome": "no-answer"},
     }
-    app = voice_dashboard_app(sqlite_url, tmp_path, script)
+    app = voice_dashboard_app(migrated_sqlite_url, tmp_path, script)
     try:
         app_id, _ = seed_customers(app, 4)
         flow = json.loads((EXAMPLES / "seed-flow-mark-reached.json").read_text(encoding="utf-8"))
@@ -110,8 +110,10 @@ def test_a_journey_created_and_published_in_the_dashboard_shows_counts_as_the_cl
         app.close()
 
 
-def test_pause_resume_and_cancel_buttons_move_the_journey_between_states(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_pause_resume_and_cancel_buttons_move_the_journey_between_states(
+    migrated_sqlite_url: str,
+) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         app_id, _ = seed_customers(app, 2)
         created = journeys.create(app, app_id, voice_seed_journey())
@@ -134,8 +136,10 @@ def test_pause_resume_and_cancel_buttons_move_the_journey_between_states(sqlite_
         app.close()
 
 
-def test_an_invalid_journey_json_is_refused_with_the_place_of_each_problem(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_an_invalid_journey_json_is_refused_with_the_place_of_each_problem(
+    migrated_sqlite_url: str,
+) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         seed_customers(app, 1)
         with dashboard(app) as client:
@@ -163,8 +167,10 @@ def _preview(client: httpx.Client, csrf: str, where: str) -> str:
     return response.text
 
 
-def test_the_filter_builder_counts_what_the_saved_segment_then_counts(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_the_filter_builder_counts_what_the_saved_segment_then_counts(
+    migrated_sqlite_url: str,
+) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         app_id, _ = seed_customers(app, 5)
         with dashboard(app) as client:
@@ -230,9 +236,9 @@ def _wait_for_job(client: httpx.Client, progress_url: str) -> str:
 
 
 def test_an_uploaded_csv_is_imported_and_its_failures_shown_and_downloadable(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
 ) -> None:
-    app = journey_app(sqlite_url)
+    app = journey_app(migrated_sqlite_url)
     try:
         _app_id, _ = seed_customers(app, 1)
         with dashboard(app) as client:
@@ -267,8 +273,8 @@ def test_an_uploaded_csv_is_imported_and_its_failures_shown_and_downloadable(
         app.close()
 
 
-def test_an_upload_without_a_file_or_token_is_refused(sqlite_url: str) -> None:
-    app = journey_app(sqlite_url)
+def test_an_upload_without_a_file_or_token_is_refused(migrated_sqlite_url: str) -> None:
+    app = journey_app(migrated_sqlite_url)
     try:
         seed_customers(app, 1)
         with dashboard(app) as client:
@@ -290,13 +296,13 @@ def test_an_upload_without_a_file_or_token_is_refused(sqlite_url: str) -> None:
 
 
 def test_people_are_found_by_phone_email_or_user_and_their_timeline_tells_everything(
-    sqlite_url: str, tmp_path: Path
+    migrated_sqlite_url: str, tmp_path: Path
 ) -> None:
     script = {
         "numbers": {PHONE.format(1): {"outcome": "answered", "digits": ["1"]}},
         "default": {"outcome": "busy"},
     }
-    app = voice_dashboard_app(sqlite_url, tmp_path, script)
+    app = voice_dashboard_app(migrated_sqlite_url, tmp_path, script)
     try:
         app_id, _ = seed_customers(app, 3)
         flow = json.loads((EXAMPLES / "seed-flow-mark-reached.json").read_text(encoding="utf-8"))

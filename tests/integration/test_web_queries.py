@@ -18,8 +18,8 @@ from renraku.store import dashboard_queries
 from renraku.web import sessions
 
 
-def test_people_are_found_by_exact_or_partial_user_id_phone_or_email(db_url: str) -> None:
-    app = journey_app(db_url)
+def test_people_are_found_by_exact_or_partial_user_id_phone_or_email(migrated_db_url: str) -> None:
+    app = journey_app(migrated_db_url)
     try:
         app_id, _ = seed_customers(app, 12)
         with app.store.connect() as conn:
@@ -49,9 +49,9 @@ def test_people_are_found_by_exact_or_partial_user_id_phone_or_email(db_url: str
     ],
 )
 def test_an_unsaved_filter_counts_what_the_same_saved_segment_counts(
-    db_url: str, where: str
+    migrated_db_url: str, where: str
 ) -> None:
-    app = journey_app(db_url)
+    app = journey_app(migrated_db_url)
     try:
         app_id, _ = seed_customers(app, 7)
         saved = segment_service.create(app, app_id, "same", where=where)
@@ -69,8 +69,8 @@ def test_an_unsaved_filter_counts_what_the_same_saved_segment_counts(
         app.close()
 
 
-def test_sends_are_counted_per_hour_and_channel(db_url: str) -> None:
-    app = journey_app(db_url)
+def test_sends_are_counted_per_hour_and_channel(migrated_db_url: str) -> None:
+    app = journey_app(migrated_db_url)
     try:
         app_id, _ = seed_customers(app, 3)
         created = journeys.create(app, app_id, voice_seed_journey())
@@ -87,8 +87,10 @@ def test_sends_are_counted_per_hour_and_channel(db_url: str) -> None:
         app.close()
 
 
-def test_dashboard_users_are_unique_checked_and_their_sessions_end_with_them(db_url: str) -> None:
-    app = journey_app(db_url)
+def test_dashboard_users_are_unique_checked_and_their_sessions_end_with_them(
+    migrated_db_url: str,
+) -> None:
+    app = journey_app(migrated_db_url)
     try:
         sessions.create_user(app, "ops@example.jp", "a long password")
         with pytest.raises(Conflict):
