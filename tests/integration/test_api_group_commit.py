@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from api_support import app_key, live_server, make_app, pinpoint_client
+from journey_helpers import delivered, journey_app, seed_customers
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from renraku.engine.worker import Worker
 from renraku.errors import InvalidInput, NotFound
+from renraku.services import journeys
 from renraku.services.endpoints import (
     EndpointUpdate,
     endpoints_together,
@@ -191,8 +195,13 @@ def test_grouped_put_events_refuse_only_the_bad_request(db_url: str, tmp_path: P
                 (app_id, batch("e1", "")),  # no EventType: refused alone
                 (app_id, batch("missing", "signed.up")),
                 (app_id, batch("e1", "paid")),
+                # By user (the flat form); an endpoint id that looks like a user key is no user.
+                (app_id, [{"UserId": "u1", "EventType": "by.user"}]),
+                (app_id, batch("u:u1", "mistaken")),
             ],
         )
+        assert outcomes[4]["Results"] == {"0": {"StatusCode": 202, "Message": "Accepted"}}  # type: ignore[index]
+        assert outcomes[5]["Results"]["u:u1/ev"]["StatusCode"] == 404  # type: ignore[index]
         assert isinstance(outcomes[1], InvalidInput)
         assert "EventType" in str(outcomes[1])
         assert outcomes[0]["Results"] == {"e1/ev": {"StatusCode": 202, "Message": "Accepted"}}  # type: ignore[index]
@@ -206,7 +215,7 @@ def test_grouped_put_events_refuse_only_the_bad_request(db_url: str, tmp_path: P
                 {"a": app_id},
             ).all()
         recorded = [json.loads(d) if isinstance(d, str) else d for (d,) in kinds]
-        assert [d["EventType"] for d in recorded] == ["signed.up", "paid"]
+        assert [d["EventType"] for d in recorded] == ["signed.up", "paid", "by.user"]
     finally:
         app.close()
 
@@ -258,5 +267,50 @@ def test_concurrent_reads_and_events_over_http_are_each_answered(
                 assert answer == ([f"ep{n % 12}"] if known else ["missing"])
             else:
                 assert answer == (["202"] if known else ["404"])
+    finally:
+        app.close()
+
+
+def test_grouped_put_events_wake_the_participants_waiting_for_them(db_url: str) -> None:
+    app = journey_app(db_url)
+    try:
+        app_id, _ = seed_customers(app, 3)
+        listen = {
+            "Dimensions": {"EventType": {"DimensionType": "INCLUSIVE", "Values": ["clicked"]}}
+        }
+        definition = {
+            "Name": "wait for a click",
+            "StartCondition": {"SegmentStartCondition": {"SegmentId": "seed-customers"}},
+            "StartActivity": "listen",
+            "Activities": {
+                "listen": {
+                    "WaitForEvent": {
+                        "EventFilter": listen,
+                        "Timeout": {"WaitFor": "P1D"},
+                        "NextActivity": "sms",
+                        "TimeoutActivity": "mail",
+                    }
+                },
+                "sms": {"SMS": {"TemplateName": "seed-sms"}},
+                "mail": {"EMAIL": {"TemplateName": "seed-email"}},
+            },
+        }
+        journey_id = journeys.create(app, app_id, definition)["Id"]
+        journeys.publish(app, app_id, journey_id)
+        worker = Worker(app)
+        worker.run_for(timedelta(hours=1))
+        clicked = {"EventType": "clicked", "Timestamp": app.now_iso()}
+        outcomes = put_events_together(
+            app,
+            [
+                (app_id, {"BatchItem": {"User2-EMAIL": {"Events": {"e1": clicked}}}}),
+                (app_id, [{"UserId": "User3", **clicked}]),
+                (app_id, [{"UserId": "User1"}]),  # no EventType: refused, wakes nobody
+            ],
+        )
+        assert isinstance(outcomes[2], InvalidInput)
+        worker.run_for(timedelta(days=2))
+        assert sorted(r.endpoint_id for r in delivered(app, "SMS")) == ["User2-SMS", "User3-SMS"]
+        assert [r.endpoint_id for r in delivered(app, "EMAIL")] == ["User1-EMAIL"]
     finally:
         app.close()

@@ -133,11 +133,11 @@ def _record_together(
             else:
                 users.add(str(ev["UserId"]))
     by_id: dict[tuple[str, str | None], list[Endpoint]] = {}
+    by_user: dict[tuple[str, str | None], list[Endpoint]] = {}
     for app_id, (ids, users) in named.items():
         by_id.update(((app_id, ep.id), [ep]) for ep in endpoint_store.by_ids(conn, app_id, ids))
         if users:
-            by_user = users_endpoints_in(conn, app_id, users)
-            by_id.update(((app_id, f"u:{user}"), eps) for (_, user), eps in by_user.items())
+            by_user.update(users_endpoints_in(conn, app_id, users))
     rows: list[dict[str, Any]] = []
     wakes: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
     answered: list[dict[str, Any]] = []
@@ -145,8 +145,10 @@ def _record_together(
         results: dict[str, Any] = {}
         for where, ev in items:
             named_id = ev.get("EndpointId")
-            key = str(named_id) if named_id else f"u:{ev['UserId']}"
-            targets = by_id.get((app_id, key))
+            if named_id:
+                targets = by_id.get((app_id, str(named_id)))
+            else:
+                targets = by_user.get((app_id, str(ev["UserId"])))
             if not targets:
                 results[where] = {"StatusCode": 404, "Message": "no such endpoint or user"}
                 continue
