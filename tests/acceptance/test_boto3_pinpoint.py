@@ -78,7 +78,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, Any], P
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a busy machine starts it slowly
         while True:
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()
             try:

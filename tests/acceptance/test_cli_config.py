@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
+from cli_process import run_renraku
 
 from renraku.simulators.twilio import running
 
@@ -26,9 +26,7 @@ def run(tmp: Path, *args: str, code: int = 0, env: dict[str, str] | None = None)
     full["RENRAKU_DB"] = f"sqlite:///{tmp / 'renraku.db'}"
     full["RENRAKU_CONFIG"] = str(tmp / "renraku.toml")
     full.update(env or {})
-    proc = subprocess.run(
-        [RENRAKU, *args, "--json"], cwd=tmp, env=full, capture_output=True, text=True, timeout=60
-    )
+    proc = run_renraku([*args, "--json"], cwd=tmp, env=full, timeout=60)
     assert proc.returncode == code, proc.stderr + proc.stdout
     return json.loads(proc.stdout) if proc.stdout.strip() else None
 

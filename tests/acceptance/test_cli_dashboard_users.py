@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-RENRAKU = str(Path(sys.executable).parent / "renraku")
+from cli_process import run_renraku
 
 
 def run(tmp: Path, *args: str, stdin: str = "", code: int = 0) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENRAKU_")}
     env["RENRAKU_DB"] = f"sqlite:///{tmp / 'renraku.db'}"
-    proc = subprocess.run(
-        [RENRAKU, *args, "--json"],
-        cwd=tmp,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_renraku([*args, "--json"], cwd=tmp, env=env, input=stdin, timeout=60)
     assert proc.returncode == code, proc.stderr + proc.stdout
     return json.loads(proc.stdout) if proc.stdout.strip() else None
 

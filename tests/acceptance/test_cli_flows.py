@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from cli_process import run_renraku
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RENRAKU = str(Path(sys.executable).parent / "renraku")
@@ -17,9 +18,7 @@ def run(tmp: Path, *args: str, code: int = 0) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENRAKU_")}
     env["RENRAKU_DB"] = f"sqlite:///{tmp / 'renraku.db'}"
     env["RENRAKU_CONFIG"] = str(tmp / "renraku.toml")
-    proc = subprocess.run(
-        [RENRAKU, *args, "--json"], cwd=tmp, env=env, capture_output=True, text=True, timeout=60
-    )
+    proc = run_renraku([*args, "--json"], cwd=tmp, env=env, timeout=60)
     assert proc.returncode == code, proc.stderr + proc.stdout
     return json.loads(proc.stdout) if proc.stdout.strip() else None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_process import run_renraku
 from sqlalchemy import create_engine, func, select
 
 from renraku.importing.synthetic import write_customer_csv
@@ -26,9 +27,7 @@ SEED_CSV = Path(__file__).resolve().parents[1] / "data" / "seed_customers.csv"
 def _run(cwd: Path, *args: str, db: str | None = None, check: bool = True) -> Any:
     env = {**os.environ, "RENRAKU_DB": db or f"sqlite:///{cwd / 'renraku.db'}"}
     env.pop("RENRAKU_APP", None)
-    proc = subprocess.run(
-        [RENRAKU, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
+    proc = run_renraku(args, cwd=cwd, env=env, timeout=120)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc

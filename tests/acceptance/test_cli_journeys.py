@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_process import run_renraku
 
 from renraku.app import build_app
 from renraku.domain.endpoints import Endpoint
@@ -37,14 +36,7 @@ Activities:
 
 
 def _run(env: dict[str, str], *args: str, ok: bool = True) -> tuple[int, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-c", "from renraku.cli import main; main()", *args, "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    proc = run_renraku([*args, "--json"], cwd=os.getcwd(), env=env, timeout=120)
     if ok:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else None

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from cli_process import run_renraku
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 RENRAKU = str(Path(sys.executable).parent / "renraku")
@@ -19,9 +20,7 @@ def run(tmp: Path, *args: str, code: int = 0, json_out: bool = True) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENRAKU_")}
     env["RENRAKU_DB"] = f"sqlite:///{tmp / 'renraku.db'}"
     extra = ["--json"] if json_out else []
-    proc = subprocess.run(
-        [RENRAKU, *args, *extra], cwd=tmp, env=env, capture_output=True, text=True, timeout=60
-    )
+    proc = run_renraku([*args, *extra], cwd=tmp, env=env, timeout=60)
     assert proc.returncode == code, proc.stderr + proc.stdout
     if not json_out:
         return proc.stdout

@@ -127,7 +127,7 @@ class Site:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120  # a busy machine starts it slowly
             while True:
                 try:
                     with urllib.request.urlopen(base + "/healthz", timeout=1) as r:

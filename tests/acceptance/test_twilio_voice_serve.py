@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_process import run_renraku
 
 from renraku.channels.voice_simulator import parse_script
 from renraku.simulators import twilio as twilio_sim
@@ -35,9 +36,7 @@ def _free_port() -> int:
 
 
 def run(tmp: Path, env: dict[str, str], *args: str) -> Any:
-    proc = subprocess.run(
-        [RENRAKU, *args, "--json"], cwd=tmp, env=env, capture_output=True, text=True, timeout=120
-    )
+    proc = run_renraku([*args, "--json"], cwd=tmp, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return json.loads(proc.stdout) if proc.stdout.strip() else None
 
@@ -75,7 +74,7 @@ base_url = "{sim.url}"
             env=env,
         )
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120  # a busy machine starts it slowly
             while True:
                 try:
                     if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -84,7 +83,7 @@ base_url = "{sim.url}"
                     pass
                 assert time.monotonic() < deadline, "renraku serve did not start"
                 assert server.poll() is None, "renraku serve exited"
-                time.sleep(0.2)
+                time.sleep(0.05)
             yield tmp_path, env, sim
         finally:
             server.terminate()
