@@ -116,7 +116,3 @@ class GroupCommit(Generic[Item, Result]):
             return self._run_one(item)
         except Exception as exc:
             return exc
-
-    def close(self) -> None:
-        """Let the worker thread end once the group in hand (if any) is done."""
-        self._executor.shutdown(wait=False)

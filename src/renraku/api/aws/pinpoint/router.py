@@ -181,11 +181,6 @@ class PinpointEndpoint:
         self._counted: dict[tuple[str, str, int], Any] = {}
         self._timed: dict[str, Any] = {}
 
-    def close(self) -> None:
-        for group in (self.endpoint_updates, self.user_reads, self.endpoint_reads):
-            group.close()
-        self.event_writes.close()
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         try:
