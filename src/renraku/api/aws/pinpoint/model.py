@@ -7,7 +7,7 @@ generated from, so a route cannot drift from what the client sends.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -221,17 +221,69 @@ def conform(value: Any, shape: Shape) -> Any:
 
     renraku's records carry more than Pinpoint's shapes (the native API shows all of it); the
     Pinpoint surface answers exactly the model's members so that strict clients parse every byte.
+    The walk is compiled once per shape (botocore's shapes are slow to walk per response).
     """
-    if isinstance(shape, StructureShape) and isinstance(value, Mapping):
-        return {
-            name: conform(item, shape.members[name])
-            for name, item in value.items()
-            if name in shape.members and item is not None
-        }
-    if shape.type_name == "list" and isinstance(value, list | tuple):
-        member = shape.member  # type: ignore[attr-defined]
-        return [conform(item, member) for item in value if item is not None]
-    if shape.type_name == "map" and isinstance(value, Mapping):
-        inner = shape.value  # type: ignore[attr-defined]
-        return {k: conform(v, inner) for k, v in value.items() if v is not None}
+    return _CONFORMERS.get(shape)(value)
+
+
+Conformer = Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
     return value
+
+
+class _Conformers:
+    """One compiled :func:`conform` per shape (recursive shapes resolve through the cache)."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[tuple[str, str], Conformer] = {}
+
+    def get(self, shape: Shape) -> Conformer:
+        key = (shape.name, shape.type_name)
+        found = self._compiled.get(key)
+        if found is None:
+            # A forward reference first, so a shape that contains itself finds its own walk.
+            slot: list[Conformer] = []
+            self._compiled[key] = lambda value: slot[0](value)
+            slot.append(self._compile(shape))
+            found = self._compiled[key] = slot[0]
+        return found
+
+    def _compile(self, shape: Shape) -> Conformer:
+        if isinstance(shape, StructureShape):
+            members = {name: self.get(member) for name, member in shape.members.items()}
+
+            def structure(value: Any) -> Any:
+                if not isinstance(value, Mapping):
+                    return value
+                out = {}
+                for name, item in value.items():
+                    walk = members.get(name)
+                    if walk is not None and item is not None:
+                        out[name] = item if walk is _same else walk(item)
+                return out
+
+            return structure
+        if shape.type_name == "list":
+            each = self.get(shape.member)  # type: ignore[attr-defined]
+
+            def listed(value: Any) -> Any:
+                if not isinstance(value, list | tuple):
+                    return value
+                return [each(item) for item in value if item is not None]
+
+            return listed
+        if shape.type_name == "map":
+            inner = self.get(shape.value)  # type: ignore[attr-defined]
+
+            def mapped(value: Any) -> Any:
+                if not isinstance(value, Mapping):
+                    return value
+                return {k: inner(v) for k, v in value.items() if v is not None}
+
+            return mapped
+        return _same
+
+
+_CONFORMERS = _Conformers()
