@@ -201,3 +201,26 @@ def test_a_participant_admitted_meanwhile_is_not_entered_twice_nor_given_a_secon
             )
     finally:
         app.close()
+
+
+def test_an_entry_still_under_way_at_the_journeys_end_time_admits_no_one_more(
+    db_url: str,
+) -> None:
+    definition = {**WAIT, "Schedule": {"EndTime": "2026-03-05T02:00:00.000Z"}}
+    app = journey_app(db_url)
+    try:
+        app_id, jid = _published(app, 6, definition)
+        with app.store.begin() as conn:
+            assert entry.run_due_entries(conn, app.clock.now(), chunk=4) == 4
+        after_end = app.clock.now() + timedelta(hours=2)
+        with app.store.begin() as conn:
+            assert entry.run_due_entries(conn, after_end, chunk=4) == 0
+            assert admission.cursor(conn, app_id, jid) is None
+            left = select(func.count()).select_from(admission.admission_queue)
+            assert conn.execute(left).scalar() == 0
+        keys, entered = _entered(app, jid)
+        assert len(keys) == 4
+        assert sum(entered.values()) == 4
+        assert _next_entry_at(app, app_id, jid) is None
+    finally:
+        app.close()
