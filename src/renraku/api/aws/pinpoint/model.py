@@ -17,7 +17,7 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
-from renraku.api.aws.pinpoint.shape_check import ShapeChecks
+from renraku.api.aws.pinpoint.shape_check import PerShape, ShapeChecks
 
 SERVICE = "pinpoint"
 SIGNING_NAME = "mobiletargeting"
@@ -237,18 +237,10 @@ class _Conformers:
     """One compiled :func:`conform` per shape (recursive shapes resolve through the cache)."""
 
     def __init__(self) -> None:
-        self._compiled: dict[tuple[str, str], Conformer] = {}
+        self._walks: PerShape[Any] = PerShape(self._compile, lambda s: (s.name, s.type_name))
 
     def get(self, shape: Shape) -> Conformer:
-        key = (shape.name, shape.type_name)
-        found = self._compiled.get(key)
-        if found is None:
-            # A forward reference first, so a shape that contains itself finds its own walk.
-            slot: list[Conformer] = []
-            self._compiled[key] = lambda value: slot[0](value)
-            slot.append(self._compile(shape))
-            found = self._compiled[key] = slot[0]
-        return found
+        return self._walks.get(shape)
 
     def _compile(self, shape: Shape) -> Conformer:
         if isinstance(shape, StructureShape):

@@ -11,8 +11,8 @@ runs ParamValidator for the real report.
 from __future__ import annotations
 
 import decimal
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar, cast
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.utils import parse_to_aware_datetime
@@ -49,25 +49,47 @@ def _timestamp(value: Any) -> bool:
     return True
 
 
+Out = TypeVar("Out")
+
+
+class PerShape(Generic[Out]):
+    """One function compiled per shape key and kept; a shape that contains itself (directly or
+    not) finds its own function through a forward reference while it is being compiled."""
+
+    def __init__(
+        self,
+        compile_shape: Callable[[Shape], Callable[[Any], Out]],
+        key: Callable[[Shape], Hashable],
+    ) -> None:
+        self._compile = compile_shape
+        self._key = key
+        self._compiled: dict[Hashable, Callable[[Any], Out]] = {}
+
+    def get(self, shape: Shape) -> Callable[[Any], Out]:
+        key = self._key(shape)
+        found = self._compiled.get(key)
+        if found is None:
+            slot: list[Callable[[Any], Out]] = []
+            self._compiled[key] = lambda value: slot[0](value)
+            slot.append(self._compile(shape))
+            found = self._compiled[key] = slot[0]
+        return found
+
+
 class ShapeChecks:
     """Compiles and keeps one check per shape (recursive shapes resolve through the cache)."""
 
     def __init__(self) -> None:
-        self._checks: dict[tuple[str, str, bool], Check] = {}
+        self._checks: PerShape[bool] = PerShape(
+            self._compile,
+            lambda s: (s.name, s.type_name, bool(s.serialization.get("hostLabel"))),
+        )
 
     def check(self, shape: Shape) -> Check:
         serial = shape.serialization
         if serial.get("jsonvalue") and serial.get("location") == "header":
             return _never
-        key = (shape.name, shape.type_name, bool(serial.get("hostLabel")))
-        found = self._checks.get(key)
-        if found is None:
-            # A forward reference first, so a shape that contains itself finds its own check.
-            slot: list[Check] = []
-            self._checks[key] = lambda value: slot[0](value)
-            slot.append(self._compile(shape))
-            found = self._checks[key] = slot[0]
-        return found
+        return self._checks.get(shape)
 
     def _compile(self, shape: Shape) -> Check:
         kind = shape.type_name
