@@ -224,3 +224,29 @@ def test_an_entry_still_under_way_at_the_journeys_end_time_admits_no_one_more(
         assert _next_entry_at(app, app_id, jid) is None
     finally:
         app.close()
+
+
+def test_cancelling_a_journey_mid_entry_forgets_the_queue_and_admits_no_one_more(
+    db_url: str,
+) -> None:
+    app = journey_app(db_url)
+    try:
+        app_id, jid = _published(app, 10)
+        now = app.clock.now()
+        with app.store.begin() as conn:
+            assert entry.run_due_entries(conn, now, chunk=4) == 4
+            assert admission.cursor(conn, app_id, jid) is not None
+        journeys.cancel(app, app_id, jid)
+        with app.store.begin() as conn:
+            assert admission.cursor(conn, app_id, jid) is None
+            queued = conn.execute(
+                select(func.count())
+                .select_from(admission.admission_queue)
+                .where(admission.admission_queue.c.journey_id == jid)
+            ).scalar_one()
+            assert queued == 0
+            assert entry.run_due_entries(conn, now, chunk=4) == 0
+        keys, _ = _entered(app, jid)
+        assert len(keys) == 4
+    finally:
+        app.close()

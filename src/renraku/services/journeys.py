@@ -17,6 +17,7 @@ from renraku.domain.journeys.validation import problems, references
 from renraku.domain.timefmt import parse_iso
 from renraku.engine import entry
 from renraku.errors import Conflict, InvalidInput, NotFound, Problem
+from renraku.store import admission
 from renraku.store import journeys as journey_store
 from renraku.store import participants as participant_store
 from renraku.store import segments as segment_store
@@ -200,6 +201,7 @@ def _transition(
             participant_store.set_status_all(
                 conn, app_id, row.id, from_statuses=("ACTIVE", "PAUSED"), to="CANCELLED", now=now
             )
+            admission.finish(conn, app_id, row.id)  # an entry under way admits no one more
         journey_id = row.id
     return show(app, app_id, journey_id)
 

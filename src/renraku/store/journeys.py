@@ -210,8 +210,9 @@ def due_entries(conn: Connection, now: str) -> list[Any]:
     """Active journeys whose next segment entry (first or a refresh) is due.
 
     On PostgreSQL the rows are locked for the transaction and rows another worker holds are
-    skipped, so one entry run is done by one worker (two would admit the same participants once,
-    thanks to ON CONFLICT, but write their ``journey.entered`` events twice).
+    skipped, so each step of an entry run is taken by one worker at a time (the admission writes
+    ``journey.entered`` only for the rows it actually inserted or re-entered, so even a racing
+    admission enters nobody twice).
     """
     stmt = select(journeys).where(
         and_(
