@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-# One demo run serves the module: keep its tests on one xdist worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
+pytestmark = pytest.mark.slow
+# One demo run serves the tests that read it: they stay on one xdist worker, while the tests
+# that run a demo or forecast of their own can start on the other one.
+ONE_DEMO = pytest.mark.xdist_group("demo")
 
 RENRAKU = str(Path(sys.executable).parent / "renraku")
 USERS = 40
@@ -50,6 +52,7 @@ def summary(folder: Path) -> dict[str, Any]:
     return data
 
 
+@ONE_DEMO
 def test_the_demo_prints_the_summary_table_with_every_outcome_adding_up_to_everyone(
     demo: tuple[Path, str],
 ) -> None:
@@ -71,6 +74,7 @@ def test_the_demo_prints_the_summary_table_with_every_outcome_adding_up_to_every
     assert "demo-out/report.html" in out
 
 
+@ONE_DEMO
 def test_the_demo_calls_everyone_then_texts_and_mails_only_those_still_pending(
     demo: tuple[Path, str],
 ) -> None:
@@ -88,6 +92,7 @@ def test_the_demo_calls_everyone_then_texts_and_mails_only_those_still_pending(
     assert 9 < data["HoursToFinish"] < 24
 
 
+@ONE_DEMO
 def test_every_email_sent_is_a_real_message_in_the_maildir_of_the_local_smtp_server(
     demo: tuple[Path, str],
 ) -> None:
@@ -104,6 +109,7 @@ def test_every_email_sent_is_a_real_message_in_the_maildir_of_the_local_smtp_ser
     assert data["SmsInSimulator"] == data["Sends"]["SMS"]
 
 
+@ONE_DEMO
 def test_the_report_is_one_self_contained_html_file_with_svg_charts(
     demo: tuple[Path, str],
 ) -> None:
@@ -115,6 +121,7 @@ def test_the_report_is_one_self_contained_html_file_with_svg_charts(
         assert fetched not in html
 
 
+@ONE_DEMO
 def test_a_forecast_with_the_demos_seed_repeats_the_demo_run_figure_by_figure(
     demo: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -146,6 +153,7 @@ def test_a_forecast_over_several_seeds_reports_the_spread_of_every_figure(tmp_pa
     assert data["Figures"]["Cost/Total"]["Mean"] > 0
 
 
+@ONE_DEMO
 def test_a_forecast_can_run_over_a_real_segment_of_a_database(demo: tuple[Path, str]) -> None:
     folder, _ = demo
     proc = renraku(
