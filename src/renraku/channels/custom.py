@@ -14,7 +14,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from renraku.channels.base import Delivery, DeliveryResult
 from renraku.channels.custom_webhook import event_attributes, post_event
@@ -26,6 +26,9 @@ from renraku.store import Store
 from renraku.store import deliverability as dv
 from renraku.store import endpoints as endpoint_store
 from renraku.store import events as event_store
+
+if TYPE_CHECKING:
+    from renraku.app import App
 
 BATCH = 50
 
@@ -76,9 +79,15 @@ class CustomChannel:
         self.settings = settings
         self.store = store
         self.now = now or iso_now
+        self._now_given = now is not None
         self.sleep = sleep
         self.backoff = Backoff(settings.policies.retry, rng or random.Random())  # noqa: S311
         self.rate_limiter = RateLimiter(store, settings.policies, sleep=sleep)
+
+    def bind(self, app: App) -> None:
+        """Stamp events with the App's clock (journey time), as the other channels do."""
+        if not self._now_given:
+            self.now = app.now_iso
 
     def lookup(self, key: str) -> DeliveryResult | None:
         with self.store.connect() as conn:

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from renraku.channels import unsubscribe
 from renraku.channels.base import Delivery, DeliveryResult
@@ -35,6 +35,9 @@ from renraku.store import deliverability as dv
 from renraku.store import endpoints as endpoint_store
 from renraku.store import events as event_store
 from renraku.store import templates as template_store
+
+if TYPE_CHECKING:
+    from renraku.app import App
 
 log = logging.getLogger("renraku.channels")
 
@@ -127,9 +130,16 @@ class PolicedChannel:
         self.policies = policies
         self.hooks = hooks
         self.now = now or (lambda: iso_now())
+        self._now_given = now is not None
         self.sleep = sleep
         self.backoff = Backoff(policies.retry, rng or random.Random())  # noqa: S311 (jitter, not secrecy)
         self.rate_limiter = rate_limiter or RateLimiter(store, policies, sleep=sleep)
+
+    def bind(self, app: App) -> None:
+        """Stamp what this channel records (messages, events, suppressions) with the App's clock,
+        so a journey on the virtual or accelerated clock sees its sends at journey time."""
+        if not self._now_given:
+            self.now = app.now_iso
 
     # -- Channel protocol ---------------------------------------------------------------------
 
