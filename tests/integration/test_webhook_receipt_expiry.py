@@ -152,3 +152,23 @@ def test_signed_twilio_callbacks_forget_old_receipts_and_replays_within_retentio
     ticks.now += 60  # the next minute: this callback runs the expiry again
     assert _post_status(client, sid, "delivered") == 200  # within the retention: refused
     assert [e["Kind"] for e in cs.events_of(store, app_id, ep.id)] == ["sms.delivered"]
+
+
+def test_the_retention_comes_from_the_webhook_settings(
+    store: Store, served: tuple[httpx.Client, Any]
+) -> None:
+    client, api = served
+    app = api.state.renraku
+    two_days = app.settings.webhooks.model_copy(
+        update={"twilio_receipt_retention_seconds": 172_800}
+    )
+    app.settings = app.settings.model_copy(update={"webhooks": two_days})
+    wall = datetime.now(UTC)  # the expiry runs on wall time
+    with store.begin() as conn:  # past 2 days, within the default 7
+        receipts.claim(conn, Receipt("twilio-sms", "SMthree|sent", iso(wall - timedelta(days=3))))
+        receipts.claim(conn, Receipt("twilio-sms", "SMone|sent", iso(wall - timedelta(days=1))))
+    assert _post_status(client, "SM" + "e" * 32, "delivered") in (200, 204)
+    assert api.state.twilio_receipt_expiry.retention == timedelta(days=2)
+    kept = _kept(store)
+    assert ("twilio-sms", "SMthree|sent") not in kept
+    assert ("twilio-sms", "SMone|sent") in kept

@@ -121,6 +121,9 @@ class WebhookSettings(BaseModel):
     # SNS messages whose signed Timestamp is older are refused as replays: SNS stops retrying an
     # HTTP/S delivery within 3,600 s (a hard limit), plus 5 minutes for clock skew.
     sns_max_age_seconds: int = Field(default=3900, ge=60)
+    # Twilio callbacks applied are remembered this long (replays within it are refused), then
+    # forgotten in bounded batches; Twilio's own callback retries end well within a day.
+    twilio_receipt_retention_seconds: int = Field(default=604_800, ge=3600)
 
 
 class FunctionSettings(BaseModel):

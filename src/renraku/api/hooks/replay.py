@@ -70,6 +70,7 @@ async def expire_twilio_receipts(request: Request, app: App) -> None:
     :class:`Expiry` lives on the ASGI app's state: one per process)."""
     expiry = getattr(request.app.state, "twilio_receipt_expiry", None)
     if expiry is None:
-        expiry = request.app.state.twilio_receipt_expiry = Expiry()
+        retention = timedelta(seconds=app.settings.webhooks.twilio_receipt_retention_seconds)
+        expiry = request.app.state.twilio_receipt_expiry = Expiry(retention=retention)
     if expiry.due():
         await run_in_threadpool(expiry.run, app.store, wall_now())
