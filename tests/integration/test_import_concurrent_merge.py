@@ -1,6 +1,5 @@
-"""The staged merge of imports on PostgreSQL inserts new endpoints and segment members without
-``ON CONFLICT``; when another transaction stores the same keys between the check and the insert,
-the batch still lands whole (through the savepoint and ``ON CONFLICT``), nothing duplicated."""
+"""The staged merge of imports on PostgreSQL: when another transaction stores the same keys at
+the same moment, the batch waits for it and still lands whole, nothing duplicated."""
 
 from __future__ import annotations
 
