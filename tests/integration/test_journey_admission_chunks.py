@@ -5,7 +5,7 @@ hold in SQL; an admission racing the entry wins without a second entry or event.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -53,6 +53,22 @@ def _entered(app: App, jid: str) -> tuple[Counter[str], Counter[tuple[str, int]]
             )
         )
     return keys, entered
+
+
+def _run_entries_out(app: App, now: datetime, chunk: int) -> None:
+    """Step the due entries until none is left, one transaction per step (as worker ticks do)."""
+    while True:
+        with app.store.begin() as conn:
+            if not entry.run_due_entries(conn, now, chunk=chunk):
+                return
+
+
+def _assert_each_entered_once(app: App, jid: str, users: int) -> None:
+    """User1..User<users> are participants once, each with one ``journey.entered`` event."""
+    keys, entered = _entered(app, jid)
+    assert len(keys) == users
+    assert set(keys.values()) == {1}
+    assert entered == Counter({(f"User{i}", 1): 1 for i in range(1, users + 1)})
 
 
 def _next_entry_at(app: App, app_id: str, jid: str) -> str | None:
@@ -109,14 +125,8 @@ def test_a_crash_mid_entry_leaves_the_store_consistent_and_the_rest_is_admitted_
         with app.store.connect() as conn:
             assert admission.cursor(conn, app_id, jid) == "u:User4"  # after the first 4
         later = now + timedelta(minutes=5)
-        while True:
-            with app.store.begin() as conn:
-                if not entry.run_due_entries(conn, later, chunk=4):
-                    break
-        keys, entered = _entered(app, jid)
-        assert len(keys) == 9
-        assert set(keys.values()) == {1}
-        assert entered == Counter({(f"User{i}", 1): 1 for i in range(1, 10)})
+        _run_entries_out(app, later, chunk=4)
+        _assert_each_entered_once(app, jid, 9)
         assert _next_entry_at(app, app_id, jid) is None
     finally:
         app.close()
@@ -186,14 +196,8 @@ def test_a_participant_admitted_meanwhile_is_not_entered_twice_nor_given_a_secon
             journey = journey_store.get(conn, app_id, jid)
             assert entry.admit(conn, journey, [("User5-SMS", "User5")], now) == 1
             assert entry.admit(conn, journey, [("User5-EMAIL", "User5")], now) == 0
-        while True:
-            with app.store.begin() as conn:
-                if not entry.run_due_entries(conn, now, chunk=2):
-                    break
-        keys, entered = _entered(app, jid)
-        assert len(keys) == 5
-        assert set(keys.values()) == {1}
-        assert entered == Counter({(f"User{i}", 1): 1 for i in range(1, 6)})
+        _run_entries_out(app, now, chunk=2)
+        _assert_each_entered_once(app, jid, 5)
         with app.store.connect() as conn:
             assert (
                 conn.execute(select(func.count()).select_from(admission.admission_queue)).scalar()

@@ -39,7 +39,7 @@ from renraku.domain.endpoints import Endpoint
 from renraku.domain.timefmt import iso
 from renraku.errors import StoreError
 from renraku.store import endpoints as endpoint_store
-from renraku.store import is_transient, journey_events
+from renraku.store import is_transient, journey_events, retry_transient
 from renraku.store import participants as participant_store
 from renraku.store import sends as send_store
 from renraku.store.bulk import one_of
@@ -208,17 +208,16 @@ def settle_patiently(
     an attempt whose commit did go through are no longer pending and are left alone. After
     :data:`SETTLE_RETRY_SECONDS` the error propagates and reconciliation settles the rows once
     their lease passes (asking the provider where it can)."""
-    delay, started = 0.05, time.monotonic()
-    while True:
-        try:
-            settle(app, pairs, now)
-            return
-        except (StoreError, DBAPIError) as exc:
-            if not is_transient(exc) or time.monotonic() - started > SETTLE_RETRY_SECONDS:
-                raise
-            log.warning("settling %d sends failed, retrying in %.2f s: %s", len(pairs), delay, exc)
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+
+    def note(exc: BaseException, pause: float) -> None:
+        log.warning("settling %d sends failed, retrying in %.2f s: %s", len(pairs), pause, exc)
+
+    retry_transient(
+        lambda: settle(app, pairs, now),
+        within=SETTLE_RETRY_SECONDS,
+        max_delay=2.0,
+        on_retry=note,
+    )
 
 
 def settle(

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
 
 from renraku.channels import buckets as shared_buckets
 from renraku.domain.journeys.model import (
@@ -35,8 +34,7 @@ from renraku.domain.timefmt import iso, parse_iso
 from renraku.engine import entry, ledger
 from renraku.engine.clock import VirtualClock
 from renraku.engine.facts import gather
-from renraku.errors import StoreError
-from renraku.store import is_transient, journey_events
+from renraku.store import journey_events, retry_transient
 from renraku.store import journeys as journey_store
 from renraku.store import participants as participant_store
 from renraku.store import sends as send_store
@@ -103,19 +101,12 @@ class Worker:
         A failed tick rolled back its transaction: its claims are free again, and sends it had
         already handed over are settled by reconciliation after their lease.
         """
-        delay, started = 0.05, time.monotonic()
-        while True:
-            try:
-                return fn()
-            except (StoreError, DBAPIError) as exc:
-                if not is_transient(exc):
-                    raise
-                self.stats.db_errors += 1
-                if time.monotonic() - started > DB_RETRY_SECONDS:
-                    raise
-                log.warning("database error, retrying in %.2f s: %s", delay, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+
+        def note(exc: BaseException, pause: float) -> None:
+            self.stats.db_errors += 1
+            log.warning("database error, retrying in %.2f s: %s", pause, exc)
+
+        return retry_transient(fn, within=DB_RETRY_SECONDS, max_delay=5.0, on_retry=note)
 
     # -- one tick ---------------------------------------------------------------------------
 

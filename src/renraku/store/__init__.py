@@ -6,14 +6,18 @@ make several writes in one transaction (``with store.begin() as conn: ...``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 
 from renraku.errors import StoreError
 from renraku.store.engine import make_engine, migrate, schema_is_current
+
+T = TypeVar("T")
 
 
 class Store:
@@ -68,4 +72,28 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-__all__ = ["Store", "is_transient", "make_engine", "migrate"]
+def retry_transient(
+    fn: Callable[[], T],
+    *,
+    within: float,
+    max_delay: float,
+    on_retry: Callable[[BaseException, float], None],
+    first_delay: float = 0.05,
+) -> T:
+    """``fn()``, tried again with doubling pauses (``first_delay`` up to ``max_delay``) while it
+    fails with a transient database error (:func:`is_transient`); any other error, or one still
+    failing ``within`` seconds after the first try, propagates. ``on_retry(error, pause)`` is
+    called before each pause (to count and log)."""
+    delay, started = first_delay, time.monotonic()
+    while True:
+        try:
+            return fn()
+        except (StoreError, DBAPIError) as exc:
+            if not is_transient(exc) or time.monotonic() - started > within:
+                raise
+            on_retry(exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay)
+
+
+__all__ = ["Store", "is_transient", "make_engine", "migrate", "retry_transient"]
